@@ -1,0 +1,541 @@
+"""The on-disk embedding index and cosine top-k search over it.
+
+An index is a directory (never a pickle)::
+
+    manifest.json        format version, model identity, sizes, checksums, catalogue location
+    vectors.npy          float32 (n, d) L2-normalised search vectors, memory-mapped
+    projection.npz       optional PCA (mean, components) mapping 2048-d embeddings to d
+    embeddings.f16.npy   float16 (n, 2048) raw embeddings, read only to rebuild or update
+    items.sqlite         item ids, image paths and hashes, metadata, filterable values
+
+Large indexes store a PCA projection of the embeddings: 40,000 × 256 float32 is 41 MB resident
+where 40,000 × 2048 would be 328 MB, for retrieval quality measured within 1% (BENCHMARKS.md).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sqlite3
+import threading
+from collections import OrderedDict
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+
+from fashion_desktop.core.atomic import write_text_atomic
+from fashion_desktop.core.embedder import EMBEDDING_DIM, ModelIdentity
+from fashion_desktop.core.errors import InvalidIndexError
+
+FORMAT_VERSION = 1
+FORMAT_NAME = "fashion-desktop-index"
+MANIFEST_FILE = "manifest.json"
+VECTORS_FILE = "vectors.npy"
+PROJECTION_FILE = "projection.npz"
+EMBEDDINGS_FILE = "embeddings.f16.npy"
+ITEMS_FILE = "items.sqlite"
+#: Below this many items full 2048-d float32 vectors cost at most 64 MB: no projection needed.
+PROJECT_ABOVE_ITEMS = 8192
+DEFAULT_PROJECTED_DIM = 256
+
+#: Filters: field → accepted values (OR within a field, AND across fields).
+Filters = Mapping[str, Collection[str]]
+
+
+def normalise(vectors: np.ndarray) -> np.ndarray:
+    """L2-normalise rows (or one vector); zero vectors stay zero."""
+    vectors = np.asarray(vectors, dtype=np.float32)
+    norms = np.linalg.norm(vectors, axis=-1, keepdims=True)
+    return vectors / np.maximum(norms, 1e-12)
+
+
+def normalise_filters(filters: Mapping[str, str | Collection[str]] | None) -> dict[str, frozenset[str]]:
+    if not filters:
+        return {}
+    out: dict[str, frozenset[str]] = {}
+    for field, values in filters.items():
+        accepted = frozenset([values] if isinstance(values, str) else values)
+        if accepted:
+            out[field] = accepted
+    return out
+
+
+@dataclass(frozen=True)
+class Projection:
+    """PCA of normalised embeddings; search vectors are re-normalised after projecting."""
+
+    mean: np.ndarray  # (2048,)
+    components: np.ndarray  # (d, 2048)
+
+    @property
+    def dim(self) -> int:
+        return int(self.components.shape[0])
+
+    @classmethod
+    def fit(cls, normalised_embeddings: np.ndarray, dim: int) -> Projection:
+        from sklearn.decomposition import PCA
+
+        pca = PCA(n_components=dim, svd_solver="randomized", random_state=0)
+        pca.fit(np.asarray(normalised_embeddings, dtype=np.float32))
+        return cls(pca.mean_.astype(np.float32), pca.components_.astype(np.float32))
+
+    def apply(self, normalised_embeddings: np.ndarray) -> np.ndarray:
+        return normalise((np.asarray(normalised_embeddings) - self.mean) @ self.components.T)
+
+
+@dataclass(frozen=True)
+class ItemRecord:
+    """What the builder knows about one indexed item."""
+
+    item_id: str
+    image_path: Path
+    sha256: str
+    size: int
+    mtime_ns: int
+    metadata: dict[str, str]
+
+
+@dataclass(frozen=True)
+class IndexedItem:
+    row: int
+    item_id: str
+    image_path: Path
+    sha256: str
+    metadata: dict[str, str]
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def search_vectors_for(raw: np.ndarray, projection: Projection | None) -> np.ndarray:
+    """Raw embeddings → the normalised vectors an index with ``projection`` searches."""
+    unit = normalise(raw)
+    return projection.apply(unit) if projection is not None else unit
+
+
+def write_index(
+    directory: Path,
+    *,
+    records: Sequence[ItemRecord],
+    raw_embeddings: np.ndarray,
+    identity: ModelIdentity,
+    catalogue_root: Path,
+    fields: Sequence[str],
+    dim: int | None,
+) -> None:
+    """Write a complete index into an empty ``directory`` (the caller swaps it into place)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    raw16 = np.asarray(raw_embeddings, dtype=np.float16)
+    unit = normalise(raw16.astype(np.float32))
+    projection = None
+    if dim is not None and dim < EMBEDDING_DIM:
+        if len(records) <= dim:
+            raise InvalidIndexError(
+                f"Cannot project {len(records)} items to {dim} dimensions; use a smaller --dim."
+            )
+        projection = Projection.fit(unit, dim)
+        np.savez(directory / PROJECTION_FILE, mean=projection.mean, components=projection.components)
+    vectors = projection.apply(unit) if projection else unit
+    np.save(directory / VECTORS_FILE, np.ascontiguousarray(vectors, dtype=np.float32))
+    np.save(directory / EMBEDDINGS_FILE, raw16)
+    root = catalogue_root.resolve()
+    _write_items(directory / ITEMS_FILE, records, root, fields)
+    files = {}
+    for name in (VECTORS_FILE, EMBEDDINGS_FILE, ITEMS_FILE, PROJECTION_FILE):
+        path = directory / name
+        if path.exists():
+            files[name] = {"sha256": file_sha256(path), "bytes": path.stat().st_size}
+    manifest = {
+        "format": FORMAT_NAME,
+        "format_version": FORMAT_VERSION,
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
+        "model": identity.to_json(),
+        "embedding_dim": EMBEDDING_DIM,
+        "vector_dim": int(vectors.shape[1]),
+        "projection": "pca" if projection else None,
+        "count": len(records),
+        "fields": list(fields),
+        "catalogue": {
+            "absolute": str(root),
+            "relative": os.path.relpath(root, directory.resolve().parent),
+        },
+        "files": files,
+    }
+    write_text_atomic(directory / MANIFEST_FILE, json.dumps(manifest, indent=2) + "\n")
+
+
+def _write_items(path: Path, records: Sequence[ItemRecord], root: Path, fields: Sequence[str]) -> None:
+    connection = sqlite3.connect(path)
+    try:
+        connection.executescript(
+            """
+            PRAGMA journal_mode = OFF;
+            CREATE TABLE items (
+                row INTEGER PRIMARY KEY, item_id TEXT NOT NULL UNIQUE, image TEXT NOT NULL,
+                sha256 TEXT NOT NULL, size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL,
+                metadata TEXT NOT NULL);
+            CREATE TABLE item_values (
+                row INTEGER NOT NULL, field TEXT NOT NULL, value TEXT NOT NULL,
+                folded TEXT NOT NULL);
+            """
+        )
+        connection.executemany(
+            "INSERT INTO items VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (
+                (
+                    row,
+                    record.item_id,
+                    _relative_image(record.image_path, root),
+                    record.sha256,
+                    record.size,
+                    record.mtime_ns,
+                    json.dumps(record.metadata, ensure_ascii=False),
+                )
+                for row, record in enumerate(records)
+            ),
+        )
+        connection.executemany(
+            "INSERT INTO item_values VALUES (?, ?, ?, ?)",
+            (
+                (row, field, value, value.casefold())
+                for row, record in enumerate(records)
+                for field in fields
+                if (value := record.metadata.get(field, ""))
+            ),
+        )
+        connection.executescript(
+            """
+            CREATE INDEX items_sha256 ON items (sha256);
+            CREATE INDEX item_values_lookup ON item_values (field, folded, row);
+            """
+        )
+        connection.commit()
+    finally:
+        connection.close()
+
+
+def _relative_image(image: Path, root: Path) -> str:
+    resolved = image.resolve()
+    return resolved.relative_to(root).as_posix() if resolved.is_relative_to(root) else str(resolved)
+
+
+class EmbeddingIndex:
+    """A loaded, validated index: memory-mapped vectors plus item metadata in SQLite.
+
+    Safe to share between threads: searches only read the memory map, and SQLite access is
+    serialised by a lock.
+    """
+
+    def __init__(self, path: Path, manifest: dict, vectors: np.ndarray, projection: Projection | None):
+        self.path = path
+        self.manifest = manifest
+        self.vectors = vectors
+        self.projection = projection
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(
+            f"{(path / ITEMS_FILE).resolve().as_uri()}?mode=ro", uri=True, check_same_thread=False
+        )
+        self._filter_cache: OrderedDict[tuple, np.ndarray] = OrderedDict()
+        self.catalogue_root = self._locate_catalogue()
+
+    # ----------------------------------------------------------------------------- loading
+    @classmethod
+    def open(cls, path: str | os.PathLike[str], *, verify: bool = True) -> EmbeddingIndex:
+        """Open and validate an index; any problem raises :class:`InvalidIndexError`."""
+        path = Path(path).expanduser()
+        manifest = read_manifest(path)
+        files = manifest["files"]
+        for name in (VECTORS_FILE, ITEMS_FILE) + ((PROJECTION_FILE,) if manifest["projection"] else ()):
+            expected = files.get(name)
+            file = path / name
+            if expected is None or not file.is_file():
+                raise InvalidIndexError(f"Index {path} is incomplete: {name} is missing.")
+            if file.stat().st_size != expected["bytes"] or (
+                verify and file_sha256(file) != expected["sha256"]
+            ):
+                raise InvalidIndexError(
+                    f"Index {path} is corrupted ({name} does not match its checksum). Rebuild it "
+                    "with `fashion-desktop index build`."
+                )
+        try:
+            vectors = np.load(path / VECTORS_FILE, mmap_mode="r", allow_pickle=False)
+            projection = None
+            if manifest["projection"]:
+                with np.load(path / PROJECTION_FILE, allow_pickle=False) as archive:
+                    projection = Projection(archive["mean"], archive["components"])
+        except (OSError, ValueError, KeyError) as error:
+            raise InvalidIndexError(f"Index {path} cannot be read: {error}") from None
+        expected_shape = (manifest["count"], manifest["vector_dim"])
+        if vectors.shape != expected_shape or vectors.dtype != np.float32:
+            raise InvalidIndexError(
+                f"Index {path} is corrupted: vectors are {vectors.shape} {vectors.dtype}, "
+                f"expected {expected_shape} float32."
+            )
+        index = cls(path, manifest, vectors, projection)
+        try:
+            stored = index._query_one("SELECT COUNT(*) FROM items")[0]
+        except sqlite3.DatabaseError as error:
+            index.close()
+            raise InvalidIndexError(f"Index {path}: item database unreadable ({error}).") from None
+        if stored != manifest["count"]:
+            index.close()
+            raise InvalidIndexError(f"Index {path} is corrupted: item count mismatch.")
+        return index
+
+    def _locate_catalogue(self) -> Path:
+        catalogue = self.manifest["catalogue"]
+        relative = (self.path.resolve().parent / catalogue["relative"]).resolve()
+        return relative if relative.is_dir() else Path(catalogue["absolute"])
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    # ------------------------------------------------------------------------- properties
+    def __len__(self) -> int:
+        return int(self.manifest["count"])
+
+    @property
+    def model(self) -> dict[str, str]:
+        return self.manifest["model"]
+
+    @property
+    def fields(self) -> list[str]:
+        return list(self.manifest["fields"])
+
+    def check_model(self, identity: ModelIdentity) -> None:
+        """Refuse to search with a model other than the one the index was built with."""
+        built_with = self.model
+        if built_with["fingerprint"] != identity.fingerprint:
+            raise InvalidIndexError(
+                f"The index {self.path.name} was built with another model ({built_with['source']}, "
+                f"fingerprint {built_with['fingerprint'][:12]}) than the one loaded "
+                f"({identity.source}, {identity.fingerprint[:12]}). Rebuild the index with this "
+                "model, or load the model it was built with (--weights)."
+            )
+        if built_with["preprocessing"] != identity.preprocessing:
+            raise InvalidIndexError(
+                f"The index {self.path.name} was built with different image preprocessing; "
+                "rebuild it with this version of Fashion Desktop."
+            )
+
+    def raw_embeddings(self) -> np.ndarray:
+        """The stored float16 2048-d embeddings (verified against the manifest)."""
+        file = self.path / EMBEDDINGS_FILE
+        expected = self.manifest["files"].get(EMBEDDINGS_FILE)
+        if expected is None or not file.is_file() or file_sha256(file) != expected["sha256"]:
+            raise InvalidIndexError(f"Index {self.path}: {EMBEDDINGS_FILE} is missing or corrupted.")
+        return np.load(file, mmap_mode="r", allow_pickle=False)
+
+    # ----------------------------------------------------------------------------- items
+    def _query_one(self, sql: str, params: Sequence = ()) -> tuple:
+        with self._lock:
+            return self._db.execute(sql, params).fetchone()
+
+    def _query_all(self, sql: str, params: Sequence = ()) -> list[tuple]:
+        with self._lock:
+            return self._db.execute(sql, params).fetchall()
+
+    def _item_from_row(self, row: tuple) -> IndexedItem:
+        number, item_id, image, sha256, metadata = row
+        image_path = Path(image) if os.path.isabs(image) else self.catalogue_root / image
+        return IndexedItem(number, item_id, image_path, sha256, json.loads(metadata))
+
+    def items(self, rows: Iterable[int]) -> list[IndexedItem]:
+        """Items for ``rows``, in the order given."""
+        wanted = [int(r) for r in rows]
+        found: dict[int, IndexedItem] = {}
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start : start + 500]
+            placeholders = ",".join("?" * len(chunk))
+            for r in self._query_all(
+                "SELECT row, item_id, image, sha256, metadata FROM items "
+                f"WHERE row IN ({placeholders})",
+                chunk,
+            ):
+                found[r[0]] = self._item_from_row(r)
+        return [found[r] for r in wanted]
+
+    def metadata_column(self, field: str) -> list[str]:
+        """The value of ``field`` for every row, in row order ("" where empty)."""
+        rows = self._query_all("SELECT metadata FROM items ORDER BY row")
+        return [json.loads(metadata).get(field, "") for (metadata,) in rows]
+
+    def item(self, row: int) -> IndexedItem:
+        return self.items([row])[0]
+
+    def row_of(self, item_id: str) -> int | None:
+        found = self._query_one("SELECT row FROM items WHERE item_id = ?", (item_id,))
+        return None if found is None else int(found[0])
+
+    def rows_with_sha256(self, hashes: Iterable[str]) -> set[int]:
+        rows: set[int] = set()
+        for sha in set(hashes):
+            rows.update(r[0] for r in self._query_all("SELECT row FROM items WHERE sha256 = ?", (sha,)))
+        return rows
+
+    def all_records(self) -> list[tuple[str, str, str, int, int]]:
+        """(item_id, image, sha256, size, mtime_ns) for every row, in row order."""
+        rows = self._query_all("SELECT item_id, image, sha256, size, mtime_ns FROM items ORDER BY row")
+        return [(i, self._resolve_image(img), sha, size, mtime) for i, img, sha, size, mtime in rows]
+
+    def _resolve_image(self, image: str) -> str:
+        return image if os.path.isabs(image) else str(self.catalogue_root / image)
+
+    def field_values(self, field: str) -> list[tuple[str, int]]:
+        """The distinct values of ``field`` with their item counts, most common first."""
+        return [
+            (value, count)
+            for value, count in self._query_all(
+                "SELECT value, COUNT(*) AS n FROM item_values WHERE field = ? "
+                "GROUP BY folded ORDER BY n DESC, value",
+                (field,),
+            )
+        ]
+
+    def value_counts(self, field: str) -> dict[str, int]:
+        """Items per case-folded value of ``field`` (the denominator of recall)."""
+        return {
+            folded: count
+            for folded, count in self._query_all(
+                "SELECT folded, COUNT(*) FROM item_values WHERE field = ? GROUP BY folded", (field,)
+            )
+        }
+
+    # ---------------------------------------------------------------------------- search
+    def rows_matching(self, filters: Mapping[str, str | Collection[str]] | None) -> np.ndarray | None:
+        """Sorted rows satisfying ``filters`` (None when there is no filter at all)."""
+        normalised = normalise_filters(filters)
+        if not normalised:
+            return None
+        unknown = sorted(set(normalised) - set(self.fields))
+        if unknown:
+            raise ValueError(
+                f"Unknown filter field {', '.join(unknown)}; fields are: {', '.join(self.fields)}."
+            )
+        key = tuple(sorted((f, tuple(sorted(v))) for f, v in normalised.items()))
+        cached = self._filter_cache.get(key)
+        if cached is not None:
+            self._filter_cache.move_to_end(key)
+            return cached
+        rows: np.ndarray | None = None
+        for field, values in normalised.items():
+            folded = [v.casefold() for v in values]
+            placeholders = ",".join("?" * len(folded))
+            found = np.array(
+                [
+                    r[0]
+                    for r in self._query_all(
+                        f"SELECT row FROM item_values WHERE field = ? AND folded IN ({placeholders})",
+                        (field, *folded),
+                    )
+                ],
+                dtype=np.int64,
+            )
+            rows = found if rows is None else np.intersect1d(rows, found)
+        result = np.unique(rows) if rows is not None else np.empty(0, np.int64)
+        self._filter_cache[key] = result
+        if len(self._filter_cache) > 32:
+            self._filter_cache.popitem(last=False)
+        return result
+
+    def search(
+        self,
+        query: np.ndarray,
+        k: int = 5,
+        *,
+        filters: Mapping[str, str | Collection[str]] | None = None,
+        exclude_rows: Collection[int] = (),
+    ) -> list[tuple[int, float]]:
+        """Top ``k`` (row, cosine) for one normalised search vector."""
+        return self.search_many(query[np.newaxis], k, filters=filters, exclude_rows=[exclude_rows])[0]
+
+    def search_many(
+        self,
+        queries: np.ndarray,
+        k: int = 5,
+        *,
+        filters: Mapping[str, str | Collection[str]] | None = None,
+        exclude_rows: Sequence[Collection[int]] | None = None,
+        chunk: int = 256,
+    ) -> list[list[tuple[int, float]]]:
+        """Exact cosine top-``k`` for many queries; filters restrict the candidates first.
+
+        ``exclude_rows[i]`` are rows query ``i`` must never return (itself, byte-identical
+        images). Results always hold ``min(k, matching items not excluded)`` entries.
+        """
+        queries = np.atleast_2d(np.asarray(queries, dtype=np.float32))
+        if queries.shape[1] != self.vectors.shape[1]:
+            raise ValueError(f"query has {queries.shape[1]} dimensions, index {self.vectors.shape[1]}")
+        allowed = self.rows_matching(filters)
+        matrix = np.asarray(self.vectors)
+        blocked = None
+        if allowed is not None:
+            blocked = np.ones(len(self), dtype=bool)
+            blocked[allowed] = False
+        results: list[list[tuple[int, float]]] = []
+        for start in range(0, len(queries), chunk):
+            scores = queries[start : start + chunk] @ matrix.T
+            if blocked is not None:
+                scores[:, blocked] = -np.inf
+            for offset, row_scores in enumerate(scores):
+                excluded = exclude_rows[start + offset] if exclude_rows else ()
+                if excluded:
+                    row_scores[list(excluded)] = -np.inf
+                results.append(_top_k(row_scores, k))
+        return results
+
+    def vector(self, row: int) -> np.ndarray:
+        return np.array(self.vectors[row], dtype=np.float32)
+
+
+def _top_k(scores: np.ndarray, k: int) -> list[tuple[int, float]]:
+    k = min(k, len(scores))
+    if k <= 0:
+        return []
+    candidates = np.argpartition(-scores, k - 1)[:k]
+    candidates = candidates[np.argsort(-scores[candidates], kind="stable")]
+    return [(int(r), float(scores[r])) for r in candidates if np.isfinite(scores[r])]
+
+
+def read_manifest(path: Path) -> dict:
+    """Read and sanity-check ``manifest.json``; refuse what this version cannot read."""
+    if not path.exists():
+        raise InvalidIndexError(f"Index not found: {path}")
+    if not path.is_dir():
+        raise InvalidIndexError(f"{path} is a file; an index is a folder made by `index build`.")
+    manifest_path = path / MANIFEST_FILE
+    if not manifest_path.is_file():
+        raise InvalidIndexError(
+            f"{path} is not a Fashion Desktop index (no {MANIFEST_FILE}); build one with "
+            "`fashion-desktop index build CATALOG --out INDEX`."
+        )
+    try:
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise InvalidIndexError(f"Index {path}: {MANIFEST_FILE} is unreadable ({error}).") from None
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT_NAME:
+        raise InvalidIndexError(f"{path} is not a Fashion Desktop index.")
+    version = manifest.get("format_version")
+    if version != FORMAT_VERSION:
+        newer = isinstance(version, int) and version > FORMAT_VERSION
+        raise InvalidIndexError(
+            f"Index {path} has format version {version}; this Fashion Desktop reads version "
+            f"{FORMAT_VERSION}." + (" Update the application." if newer else " Rebuild the index.")
+        )
+    required = ("model", "embedding_dim", "vector_dim", "count", "fields", "catalogue", "files")
+    missing = [key for key in required if key not in manifest]
+    if missing or "projection" not in manifest:
+        raise InvalidIndexError(f"Index {path}: manifest lacks {', '.join(missing) or 'projection'}.")
+    if manifest["embedding_dim"] != EMBEDDING_DIM:
+        raise InvalidIndexError(f"Index {path} was built for {manifest['embedding_dim']}-d embeddings.")
+    return manifest
