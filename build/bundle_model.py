@@ -30,8 +30,10 @@ def main() -> int:
     out = bundled_weights_path()
     save_weights_bundle(weights, [w.path for w in model.weights], out)
     shutil.copyfile(source / "fashion_heads.npz", bundled_heads_path())
-    print(f"wrote {out} ({out.stat().st_size / 2**20:.1f} MiB), fingerprint "
-          f"{weights_fingerprint(weights)[:16]}")
+    print(
+        f"wrote {out} ({out.stat().st_size / 2**20:.1f} MiB), fingerprint "
+        f"{weights_fingerprint(weights)[:16]}"
+    )
     return 0
 
 

@@ -44,7 +44,9 @@ def main() -> int:
     (out / "images").mkdir(parents=True)
     chosen.sort(key=lambda r: int(r["id"]))
     for row in chosen:
-        shutil.copyfile(args.shared / "images" / f"{row['id']}.jpg", out / "images" / f"{row['id']}.jpg")
+        shutil.copyfile(
+            args.shared / "images" / f"{row['id']}.jpg", out / "images" / f"{row['id']}.jpg"
+        )
     with (out / "styles.csv").open("w", encoding="utf-8", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=fields)
         writer.writeheader()

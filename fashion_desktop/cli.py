@@ -30,7 +30,9 @@ def parse_filters(pairs: Sequence[str] | None) -> dict[str, list[str]]:
     for pair in pairs or ():
         field, sep, value = pair.partition("=")
         if not sep or not field.strip() or not value.strip():
-            raise FashionDesktopError(f"Filter '{pair}' should look like FIELD=VALUE, e.g. gender=Women.")
+            raise FashionDesktopError(
+                f"Filter '{pair}' should look like FIELD=VALUE, e.g. gender=Women."
+            )
         filters.setdefault(field.strip(), []).append(value.strip())
     return filters
 
@@ -62,7 +64,8 @@ def build_parser() -> argparse.ArgumentParser:
     build.add_argument("--weights", help="model weights (default: the bundled fashion model)")
     build.add_argument("--batch-size", type=int, default=None, help="images per model call")
     build.add_argument(
-        "--dim", default="auto",
+        "--dim",
+        default="auto",
         help="stored vector size: auto (PCA to 256 above 8,192 items), full, or a number",
     )
     info = index.add_parser("info", help="describe an index")
@@ -72,8 +75,12 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("images", nargs="+", type=Path, metavar="IMAGE")
     search.add_argument("--index", type=Path, help="index folder (default: the bundled demo)")
     search.add_argument("-k", type=int, default=5, help="results per query (default 5)")
-    search.add_argument("--filter", action="append", metavar="FIELD=VALUE",
-                        help="only items with this value; repeat for more (OR within a field)")
+    search.add_argument(
+        "--filter",
+        action="append",
+        metavar="FIELD=VALUE",
+        help="only items with this value; repeat for more (OR within a field)",
+    )
     search.add_argument("--blend", action="store_true", help="merge all images into one query")
     search.add_argument("--json", action="store_true", help="print JSON Lines, one per query")
     search.add_argument("--weights", help="model weights (default: the bundled fashion model)")
@@ -82,8 +89,10 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--index", type=Path, required=True)
     evaluate.add_argument("--queries", type=Path, help="query catalogue (default: leave-one-out)")
     evaluate.add_argument("-k", type=int, default=5)
-    evaluate.add_argument("--fields", help="comma-separated fields (default: "
-                          "articleType,baseColour,gender,masterCategory)")
+    evaluate.add_argument(
+        "--fields",
+        help="comma-separated fields (default: articleType,baseColour,gender,masterCategory)",
+    )
     evaluate.add_argument("--json", action="store_true")
     evaluate.add_argument("--weights", help="model weights (default: the bundled fashion model)")
     return parser
@@ -176,7 +185,7 @@ def _progress_bar(description: str, total: int):
 def _index_command(args: argparse.Namespace) -> int:
     if args.index_command == "info":
         return _index_info(args.index)
-    from fashion_desktop.core.builder import BuildInterrupted, build_index
+    from fashion_desktop.core.builder import BuildInterruptedError, build_index
     from fashion_desktop.core.catalogue import read_catalogue
 
     if args.batch_size is not None and args.batch_size < 1:
@@ -195,9 +204,10 @@ def _index_command(args: argparse.Namespace) -> int:
     embedder = _load_embedder(args.weights, args.batch_size)
     try:
         with _progress_bar("Embedding", len(catalogue)) as update:
-            report = build_index(catalogue, args.out, embedder, update=args.update, dim=args.dim,
-                                 progress=update)
-    except BuildInterrupted as interrupted:
+            report = build_index(
+                catalogue, args.out, embedder, update=args.update, dim=args.dim, progress=update
+            )
+    except BuildInterruptedError as interrupted:
         _error(str(interrupted))
         return EXIT_INTERRUPTED
     for path, reason in report.skipped[:20]:
@@ -219,8 +229,10 @@ def _index_info(path: Path) -> int:
     manifest = index.manifest
     print(f"Index {path}")
     print(f"  items:      {len(index):,}")
-    print(f"  vectors:    {manifest['vector_dim']}-d float32"
-          + (" (PCA of 2048-d)" if manifest["projection"] else ""))
+    print(
+        f"  vectors:    {manifest['vector_dim']}-d float32"
+        + (" (PCA of 2048-d)" if manifest["projection"] else "")
+    )
     print(f"  model:      {manifest['model']['source']} ({manifest['model']['fingerprint'][:16]})")
     print(f"  catalogue:  {index.catalogue_root}")
     print(f"  fields:     {', '.join(index.fields)}")
@@ -251,7 +263,9 @@ def _search_command(args: argparse.Namespace) -> int:
     if args.blend:
         responses = engine.search_images(queries, k=args.k, filters=filters, blend=True)
     else:  # one at a time: a per-image latency, and a failure never hides the others
-        responses = [r for q in queries for r in engine.search_images([q], k=args.k, filters=filters)]
+        responses = [
+            r for q in queries for r in engine.search_images([q], k=args.k, filters=filters)
+        ]
     for response in responses:
         if args.json:
             print(json.dumps(response.to_json(), ensure_ascii=False), flush=True)
@@ -287,8 +301,9 @@ def _print_response(response) -> None:
         print("  no matching items")
     for hit in response.hits:
         meta = hit.metadata
-        kind = " · ".join(v for v in (meta.get("gender"), meta.get("articleType"),
-                                      meta.get("baseColour")) if v)
+        kind = " · ".join(
+            v for v in (meta.get("gender"), meta.get("articleType"), meta.get("baseColour")) if v
+        )
         name = meta.get("productDisplayName", "")
         print(f"  {hit.rank}. {hit.score:.3f}  {hit.item_id:<8} {kind:<32} {name}")
     timings = ", ".join(f"{k} {v:.0f} ms" for k, v in response.timings_ms.items())
@@ -297,7 +312,7 @@ def _print_response(response) -> None:
 
 def _evaluate_command(args: argparse.Namespace) -> int:
     from fashion_desktop.core.catalogue import read_catalogue
-    from fashion_desktop.core.evaluation import DEFAULT_FIELDS, evaluate
+    from fashion_desktop.core.evaluation import DEFAULT_FIELDS, embed_queries, evaluate
     from fashion_desktop.core.index import EmbeddingIndex
 
     if args.k < 1:
@@ -305,22 +320,27 @@ def _evaluate_command(args: argparse.Namespace) -> int:
     fields = tuple(f.strip() for f in args.fields.split(",")) if args.fields else DEFAULT_FIELDS
     index = EmbeddingIndex.open(args.index)
     queries = read_catalogue(args.queries) if args.queries else None
-    embedder = _load_embedder(args.weights) if queries is not None else None
+    query_set = None
     if queries is not None:
+        embedder = _load_embedder(args.weights)
+        index.check_model(embedder.identity)
         with _progress_bar("Embedding queries", len(queries)) as update:
-            report = evaluate(index, embedder=embedder, queries=queries, k=args.k, fields=fields,
-                              progress=update)
-    else:
-        report = evaluate(index, k=args.k, fields=fields)
+            query_set = embed_queries(queries, embedder, update)
+    report = evaluate(index, query_set, k=args.k, fields=fields)
     if args.json:
         print(json.dumps(report.to_json()))
         return EXIT_OK
-    print(f"{report.mode}: {report.queries:,} queries against {report.index_items:,} items, "
-          f"k = {report.k}" + (f", {len(report.skipped)} unreadable skipped" if report.skipped else ""))
+    print(
+        f"{report.mode}: {report.queries:,} queries against {report.index_items:,} items, "
+        f"k = {report.k}"
+        + (f", {len(report.skipped)} unreadable skipped" if report.skipped else "")
+    )
     print(f"{'field':<16}{'P@k':>8}{'R@k':>8}{'mAP@k':>8}{'hit@k':>8}{'queries':>9}")
     for name, scores in report.fields.items():
-        print(f"{name:<16}{scores.precision:>8.3f}{scores.recall:>8.4f}{scores.map:>8.3f}"
-              f"{scores.hit_rate:>8.3f}{scores.queries:>9,}")
+        print(
+            f"{name:<16}{scores.precision:>8.3f}{scores.recall:>8.4f}{scores.map:>8.3f}"
+            f"{scores.hit_rate:>8.3f}{scores.queries:>9,}"
+        )
     return EXIT_OK
 
 

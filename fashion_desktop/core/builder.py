@@ -25,7 +25,12 @@ from fashion_desktop.core.atomic import atomic_file, replace_directory, write_te
 from fashion_desktop.core.catalogue import Catalogue, CatalogueItem, CatalogueProblem
 from fashion_desktop.core.embedder import EMBEDDING_DIM, Embedder
 from fashion_desktop.core.errors import FashionDesktopError, ImageError, InvalidIndexError
-from fashion_desktop.core.imaging import decode_image, prepare_for_model, read_image_bytes, sha256_bytes
+from fashion_desktop.core.imaging import (
+    decode_image,
+    prepare_for_model,
+    read_image_bytes,
+    sha256_bytes,
+)
 from fashion_desktop.core.index import (
     DEFAULT_PROJECTED_DIM,
     MANIFEST_FILE,
@@ -70,7 +75,7 @@ class BuildReport:
         return self.embedded / self.elapsed_s if self.elapsed_s else 0.0
 
 
-class BuildInterrupted(FashionDesktopError):
+class BuildInterruptedError(FashionDesktopError):
     """Ctrl-C during a build: finished work is kept for the next run to resume."""
 
 
@@ -107,7 +112,7 @@ def build_index(
     """Embed ``catalogue`` and write the index to ``out`` atomically.
 
     With ``update`` the existing index at ``out`` supplies embeddings of unchanged images. An
-    interrupted build raises :class:`BuildInterrupted` after checkpointing; calling again with
+    interrupted build raises :class:`BuildInterruptedError` after checkpointing; calling again with
     the same arguments resumes.
     """
     out = Path(out).expanduser()
@@ -182,7 +187,11 @@ def build_index(
             if progress and (done % embedder.batch_size == 0 or done == report.total):
                 progress(
                     BuildProgress(
-                        done, report.total, report.embedded, report.reused, len(report.skipped),
+                        done,
+                        report.total,
+                        report.embedded,
+                        report.reused,
+                        len(report.skipped),
                         time.perf_counter() - started,
                     )
                 )
@@ -190,7 +199,7 @@ def build_index(
     except KeyboardInterrupt:
         pending.clear()
         checkpoint()
-        raise BuildInterrupted(
+        raise BuildInterruptedError(
             f"Interrupted: {len(known):,} embeddings are saved in {staging}. Run the same command "
             "again to resume without redoing them."
         ) from None
@@ -219,7 +228,9 @@ def build_index(
 
 
 def _check_output(out: Path) -> None:
-    if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not (out / MANIFEST_FILE).exists())):
+    if out.exists() and (
+        not out.is_dir() or (any(out.iterdir()) and not (out / MANIFEST_FILE).exists())
+    ):
         raise InvalidIndexError(
             f"{out} exists and is not a Fashion Desktop index; choose another --out folder so "
             "nothing there is overwritten."
@@ -317,8 +328,9 @@ def embed_items(
                 flush()
         if progress and (done % embedder.batch_size == 0 or done == len(items)):
             progress(
-                BuildProgress(done, len(items), len(embedded), 0, len(skipped),
-                              time.perf_counter() - started)
+                BuildProgress(
+                    done, len(items), len(embedded), 0, len(skipped), time.perf_counter() - started
+                )
             )
     flush()
     raw = np.concatenate(vectors) if vectors else np.empty((0, EMBEDDING_DIM), np.float32)

@@ -101,7 +101,9 @@ def resolve_weights(explicit: str | os.PathLike[str] | None = None) -> WeightsCh
 
 
 def _heads_beside(weights: Path) -> Path | None:
-    return next((weights.parent / n for n in HEADS_FILE_NAMES if (weights.parent / n).is_file()), None)
+    return next(
+        (weights.parent / n for n in HEADS_FILE_NAMES if (weights.parent / n).is_file()), None
+    )
 
 
 def _keras_cache_dir() -> Path:

@@ -19,4 +19,3 @@ class InvalidIndexError(FashionDesktopError):
 
 class ModelError(FashionDesktopError):
     """Model weights are missing, unreadable, or do not fit ResNet50."""
-

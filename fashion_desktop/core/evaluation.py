@@ -83,7 +83,11 @@ def score_rankings(
             if not wanted:
                 continue
             relevant_total = totals.get(wanted, 0)
-            if self_rows is not None and self_rows[q] is not None and values[self_rows[q]] == wanted:
+            if (
+                self_rows is not None
+                and self_rows[q] is not None
+                and values[self_rows[q]] == wanted
+            ):
                 relevant_total -= 1
             rel = [1.0 if values[row] == wanted else 0.0 for row in ranked[:k]]
             counted += 1
@@ -102,16 +106,42 @@ def score_rankings(
     return results
 
 
+@dataclass
+class QuerySet:
+    """Query images embedded once, to score one or several indexes (e.g. before/after)."""
+
+    metadata: list[dict[str, str]]
+    sha256: list[str]
+    raw: np.ndarray  # (n, 2048)
+    skipped: list[tuple[str, str]]
+    fingerprint: str
+
+
+def embed_queries(
+    catalogue: Catalogue,
+    embedder: Embedder,
+    progress: Callable[[BuildProgress], None] | None = None,
+) -> QuerySet:
+    embedded, raw, skipped = embed_items(catalogue.items, embedder, progress)
+    if not embedded:
+        raise FashionDesktopError("None of the query images could be read.")
+    return QuerySet(
+        [item.metadata for item, _ in embedded],
+        [sha for _, sha in embedded],
+        raw,
+        skipped,
+        embedder.identity.fingerprint,
+    )
+
+
 def evaluate(
     index: EmbeddingIndex,
+    queries: QuerySet | None = None,
     *,
-    embedder: Embedder | None = None,
-    queries: Catalogue | None = None,
     k: int = 5,
     fields: Sequence[str] = DEFAULT_FIELDS,
-    progress: Callable[[BuildProgress], None] | None = None,
 ) -> EvaluationReport:
-    """Score retrieval on ``queries`` (embedded with ``embedder``) or leave-one-out."""
+    """Score retrieval for embedded ``queries``, or leave-one-out over the index without them."""
     missing = [f for f in fields if f not in index.fields]
     if missing:
         raise FashionDesktopError(
@@ -128,16 +158,15 @@ def evaluate(
         skipped: list[tuple[str, str]] = []
         mode = "leave-one-out"
     else:
-        if embedder is None:
-            raise FashionDesktopError("Evaluating with query images needs the model.")
-        index.check_model(embedder.identity)
-        embedded, raw, skipped = embed_items(queries.items, embedder, progress)
-        if not embedded:
-            raise FashionDesktopError("None of the query images could be read.")
-        vectors = search_vectors_for(raw, index.projection)
-        query_meta = [item.metadata for item, _ in embedded]
-        exclude = [index.rows_with_sha256([sha]) for _, sha in embedded]
+        if queries.fingerprint != index.model["fingerprint"]:
+            raise FashionDesktopError(
+                "The queries were embedded with another model than the index was built with."
+            )
+        vectors = search_vectors_for(queries.raw, index.projection)
+        query_meta = queries.metadata
+        exclude = [index.rows_with_sha256([sha]) for sha in queries.sha256]
         self_rows = None
+        skipped = queries.skipped
         mode = "queries"
     ranked = index.search_many(vectors, k, exclude_rows=exclude)
     rankings = [[row for row, _ in hits] for hits in ranked]

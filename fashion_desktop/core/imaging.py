@@ -128,7 +128,9 @@ def decode_image(data: bytes, name: str = "image") -> Image.Image:
     except Image.DecompressionBombError:
         raise ImageError(f"{name} is too large to decode safely.") from None
     except (OSError, SyntaxError, ValueError, EOFError) as error:
-        raise ImageError(f"{name} is damaged or incomplete and cannot be decoded ({error}).") from None
+        raise ImageError(
+            f"{name} is damaged or incomplete and cannot be decoded ({error})."
+        ) from None
     except MemoryError:
         raise ImageError(f"{name} is too large to decode in the available memory.") from None
 

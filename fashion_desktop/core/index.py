@@ -53,7 +53,9 @@ def normalise(vectors: np.ndarray) -> np.ndarray:
     return vectors / np.maximum(norms, 1e-12)
 
 
-def normalise_filters(filters: Mapping[str, str | Collection[str]] | None) -> dict[str, frozenset[str]]:
+def normalise_filters(
+    filters: Mapping[str, str | Collection[str]] | None,
+) -> dict[str, frozenset[str]]:
     if not filters:
         return {}
     out: dict[str, frozenset[str]] = {}
@@ -143,7 +145,9 @@ def write_index(
                 f"Cannot project {len(records)} items to {dim} dimensions; use a smaller --dim."
             )
         projection = Projection.fit(unit, dim)
-        np.savez(directory / PROJECTION_FILE, mean=projection.mean, components=projection.components)
+        np.savez(
+            directory / PROJECTION_FILE, mean=projection.mean, components=projection.components
+        )
     vectors = projection.apply(unit) if projection else unit
     np.save(directory / VECTORS_FILE, np.ascontiguousarray(vectors, dtype=np.float32))
     np.save(directory / EMBEDDINGS_FILE, raw16)
@@ -173,7 +177,9 @@ def write_index(
     write_text_atomic(directory / MANIFEST_FILE, json.dumps(manifest, indent=2) + "\n")
 
 
-def _write_items(path: Path, records: Sequence[ItemRecord], root: Path, fields: Sequence[str]) -> None:
+def _write_items(
+    path: Path, records: Sequence[ItemRecord], root: Path, fields: Sequence[str]
+) -> None:
     connection = sqlite3.connect(path)
     try:
         connection.executescript(
@@ -235,7 +241,9 @@ class EmbeddingIndex:
     serialised by a lock.
     """
 
-    def __init__(self, path: Path, manifest: dict, vectors: np.ndarray, projection: Projection | None):
+    def __init__(
+        self, path: Path, manifest: dict, vectors: np.ndarray, projection: Projection | None
+    ):
         self.path = path
         self.manifest = manifest
         self.vectors = vectors
@@ -254,7 +262,9 @@ class EmbeddingIndex:
         path = Path(path).expanduser()
         manifest = read_manifest(path)
         files = manifest["files"]
-        for name in (VECTORS_FILE, ITEMS_FILE) + ((PROJECTION_FILE,) if manifest["projection"] else ()):
+        for name in (VECTORS_FILE, ITEMS_FILE) + (
+            (PROJECTION_FILE,) if manifest["projection"] else ()
+        ):
             expected = files.get(name)
             file = path / name
             if expected is None or not file.is_file():
@@ -333,7 +343,9 @@ class EmbeddingIndex:
         file = self.path / EMBEDDINGS_FILE
         expected = self.manifest["files"].get(EMBEDDINGS_FILE)
         if expected is None or not file.is_file() or file_sha256(file) != expected["sha256"]:
-            raise InvalidIndexError(f"Index {self.path}: {EMBEDDINGS_FILE} is missing or corrupted.")
+            raise InvalidIndexError(
+                f"Index {self.path}: {EMBEDDINGS_FILE} is missing or corrupted."
+            )
         return np.load(file, mmap_mode="r", allow_pickle=False)
 
     # ----------------------------------------------------------------------------- items
@@ -380,13 +392,19 @@ class EmbeddingIndex:
     def rows_with_sha256(self, hashes: Iterable[str]) -> set[int]:
         rows: set[int] = set()
         for sha in set(hashes):
-            rows.update(r[0] for r in self._query_all("SELECT row FROM items WHERE sha256 = ?", (sha,)))
+            rows.update(
+                r[0] for r in self._query_all("SELECT row FROM items WHERE sha256 = ?", (sha,))
+            )
         return rows
 
     def all_records(self) -> list[tuple[str, str, str, int, int]]:
         """(item_id, image, sha256, size, mtime_ns) for every row, in row order."""
-        rows = self._query_all("SELECT item_id, image, sha256, size, mtime_ns FROM items ORDER BY row")
-        return [(i, self._resolve_image(img), sha, size, mtime) for i, img, sha, size, mtime in rows]
+        rows = self._query_all(
+            "SELECT item_id, image, sha256, size, mtime_ns FROM items ORDER BY row"
+        )
+        return [
+            (i, self._resolve_image(img), sha, size, mtime) for i, img, sha, size, mtime in rows
+        ]
 
     def _resolve_image(self, image: str) -> str:
         return image if os.path.isabs(image) else str(self.catalogue_root / image)
@@ -412,7 +430,9 @@ class EmbeddingIndex:
         }
 
     # ---------------------------------------------------------------------------- search
-    def rows_matching(self, filters: Mapping[str, str | Collection[str]] | None) -> np.ndarray | None:
+    def rows_matching(
+        self, filters: Mapping[str, str | Collection[str]] | None
+    ) -> np.ndarray | None:
         """Sorted rows satisfying ``filters`` (None when there is no filter at all)."""
         normalised = normalise_filters(filters)
         if not normalised:
@@ -435,7 +455,8 @@ class EmbeddingIndex:
                 [
                     r[0]
                     for r in self._query_all(
-                        f"SELECT row FROM item_values WHERE field = ? AND folded IN ({placeholders})",
+                        "SELECT row FROM item_values "
+                        f"WHERE field = ? AND folded IN ({placeholders})",
                         (field, *folded),
                     )
                 ],
@@ -457,7 +478,9 @@ class EmbeddingIndex:
         exclude_rows: Collection[int] = (),
     ) -> list[tuple[int, float]]:
         """Top ``k`` (row, cosine) for one normalised search vector."""
-        return self.search_many(query[np.newaxis], k, filters=filters, exclude_rows=[exclude_rows])[0]
+        return self.search_many(query[np.newaxis], k, filters=filters, exclude_rows=[exclude_rows])[
+            0
+        ]
 
     def search_many(
         self,
@@ -475,7 +498,9 @@ class EmbeddingIndex:
         """
         queries = np.atleast_2d(np.asarray(queries, dtype=np.float32))
         if queries.shape[1] != self.vectors.shape[1]:
-            raise ValueError(f"query has {queries.shape[1]} dimensions, index {self.vectors.shape[1]}")
+            raise ValueError(
+                f"query has {queries.shape[1]} dimensions, index {self.vectors.shape[1]}"
+            )
         allowed = self.rows_matching(filters)
         matrix = np.asarray(self.vectors)
         blocked = None
@@ -535,7 +560,11 @@ def read_manifest(path: Path) -> dict:
     required = ("model", "embedding_dim", "vector_dim", "count", "fields", "catalogue", "files")
     missing = [key for key in required if key not in manifest]
     if missing or "projection" not in manifest:
-        raise InvalidIndexError(f"Index {path}: manifest lacks {', '.join(missing) or 'projection'}.")
+        raise InvalidIndexError(
+            f"Index {path}: manifest lacks {', '.join(missing) or 'projection'}."
+        )
     if manifest["embedding_dim"] != EMBEDDING_DIM:
-        raise InvalidIndexError(f"Index {path} was built for {manifest['embedding_dim']}-d embeddings.")
+        raise InvalidIndexError(
+            f"Index {path} was built for {manifest['embedding_dim']}-d embeddings."
+        )
     return manifest

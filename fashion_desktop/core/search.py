@@ -117,7 +117,9 @@ class SearchEngine:
             raw_for_heads = raw.mean(axis=0)
             groups = [(label, unit, raw_for_heads, [q.sha256 for q in images])]
         else:
-            groups = [(q.label, normalise(r), r, [q.sha256]) for q, r in zip(images, raw, strict=True)]
+            groups = [
+                (q.label, normalise(r), r, [q.sha256]) for q, r in zip(images, raw, strict=True)
+            ]
         responses = []
         for label, unit, raw_vector, hashes in groups:
             response = self._search_vector(
@@ -139,14 +141,18 @@ class SearchEngine:
     def search_item(
         self, item_id: str, *, k: int = DEFAULT_K, filters: FilterSpec | None = None
     ) -> SearchResponse:
-        """"More like this": search from an item's stored vector, without running the model."""
+        """ "More like this": search from an item's stored vector, without running the model."""
         row = self.index.row_of(item_id)
         if row is None:
             raise FashionDesktopError(f"No item with id {item_id} in this index.")
         item = self.index.item(row)
         exclude = {row} | self.index.rows_with_sha256([item.sha256])
         return self._search_vector(
-            f"more like {item_id}", self.index.vector(row), k=k, filters=filters, exclude_rows=exclude
+            f"more like {item_id}",
+            self.index.vector(row),
+            k=k,
+            filters=filters,
+            exclude_rows=exclude,
         )
 
     def search_vector(
@@ -164,7 +170,9 @@ class SearchEngine:
     # ---------------------------------------------------------------------------- internals
     def _require_embedder(self) -> Embedder:
         if self.embedder is None:
-            raise ModelNotReadyError("The model is still loading; the query will run when it is ready.")
+            raise ModelNotReadyError(
+                "The model is still loading; the query will run when it is ready."
+            )
         return self.embedder
 
     def _to_index_space(self, unit: np.ndarray) -> np.ndarray:

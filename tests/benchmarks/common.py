@@ -1,0 +1,60 @@
+"""Helpers shared by the benchmark scripts (not the application): subsets of the shared catalogue."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import platform
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+SHARED = ROOT.parent / "shared"
+
+
+def stable_order(item_ids: list[str]) -> list[str]:
+    """A fixed pseudo-random order (SHA-256 of the id), the same on every machine."""
+    return sorted(item_ids, key=lambda i: hashlib.sha256(i.encode()).hexdigest())
+
+
+def split_ids(split: str, count: int | None = None, shared: Path = SHARED) -> list[str]:
+    with (shared / "catalog" / "split.csv").open(encoding="utf-8") as handle:
+        ids = [row["id"] for row in csv.DictReader(handle) if row["split"] == split]
+    ordered = stable_order(ids)
+    return ordered[:count] if count else ordered
+
+
+def write_subset_catalogue(ids: list[str], path: Path, shared: Path = SHARED) -> Path:
+    """A generic-layout catalogue CSV (absolute ``image`` paths) for ``ids`` of the shared set."""
+    wanted = set(ids)
+    catalog = shared / "catalog"
+    with (catalog / "styles.csv").open(encoding="utf-8", newline="") as handle:
+        reader = csv.DictReader(handle)
+        fields = list(reader.fieldnames or [])
+        rows = [r for r in reader if r["id"] in wanted]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=["image", *fields])
+        writer.writeheader()
+        for row in rows:
+            writer.writerow(
+                {"image": str((catalog / "images" / f"{row['id']}.jpg").resolve()), **row}
+            )
+    return path
+
+
+def machine_summary() -> dict:
+    import os
+
+    return {
+        "cpu_count": os.cpu_count(),
+        "machine": platform.machine(),
+        "python": platform.python_version(),
+        "date": time.strftime("%Y-%m-%d %H:%M"),
+    }
+
+
+def save_json(data: dict, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
