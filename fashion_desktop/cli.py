@@ -1,4 +1,4 @@
-"""The ``fashion-desktop`` command: the window by default, and index/search/evaluate subcommands.
+"""The ``fashion-desktop`` command: the window by default; index/search/evaluate/train commands.
 
 Every subcommand is a thin shell over :mod:`fashion_desktop.core`. Expected problems (bad image,
 bad catalogue, missing weights, corrupted index) print one clear line on stderr and exit non-zero;
@@ -95,16 +95,98 @@ def build_parser() -> argparse.ArgumentParser:
     )
     evaluate.add_argument("--json", action="store_true")
     evaluate.add_argument("--weights", help="model weights (default: the bundled fashion model)")
+    evaluate.add_argument(
+        "--compare-weights",
+        metavar="NEW_MODEL",
+        help="before/after: also re-embed the index's catalogue and the queries with this model "
+        "(e.g. a folder written by `train`) and print both side by side",
+    )
+
+    train = commands.add_parser(
+        "train",
+        help="fine-tune the model on a catalogue (transfer learning)",
+        description="Fine-tune ResNet50's last stages and one classifier head per label on a "
+        "catalogue. Writes MODEL_DIR/backbone.weights.h5 and heads.npz (use them with --weights "
+        "MODEL_DIR), a report and loss/accuracy curves. Ctrl-C saves a checkpoint; running the "
+        "same command again resumes.",
+    )
+    train.add_argument("catalogue", type=Path, help="catalogue folder or metadata CSV")
+    train.add_argument(
+        "--out", type=Path, required=True, metavar="MODEL_DIR", help="model folder to write"
+    )
+    train.add_argument(
+        "--init",
+        default="bundled",
+        help="starting weights: bundled (default), imagenet, random, or a weights file or folder",
+    )
+    train.add_argument(
+        "--labels",
+        default="articleType,baseColour,gender",
+        help="comma-separated columns to learn, one head each (default: %(default)s)",
+    )
+    train.add_argument("--split", type=Path, help="CSV id,split with train/val (default: hash)")
+    train.add_argument(
+        "--val-fraction", type=float, default=0.1, help="hash split share (default 0.1)"
+    )
+    train.add_argument("--epochs", type=int, default=5, help="maximum epochs (default 5)")
+    train.add_argument("--batch-size", type=int, default=16, help="images per step (default 16)")
+    train.add_argument(
+        "--freeze-backbone",
+        type=int,
+        default=4,
+        metavar="N",
+        help="ResNet stages kept frozen, 0-5 (default 4: train conv5 + heads; 5: heads only)",
+    )
+    train.add_argument("--learning-rate", type=float, default=1e-4, help="Adam (default 1e-4)")
+    train.add_argument(
+        "--min-class-count",
+        type=int,
+        default=10,
+        help="merge classes with fewer training examples into 'other' (default 10)",
+    )
+    train.add_argument(
+        "--class-weighting",
+        choices=("none", "sqrt", "balanced"),
+        default="sqrt",
+        help="weight rare classes up (default sqrt of inverse frequency)",
+    )
+    train.add_argument("--patience", type=int, default=2, help="early-stopping epochs (default 2)")
+    train.add_argument("--steps-per-epoch", type=int, help="limit training steps per epoch")
+    train.add_argument("--val-steps", type=int, help="limit validation steps")
+    train.add_argument("--no-augment", action="store_true", help="no flip/rotate/zoom/shift")
+    train.add_argument(
+        "--projection-dim",
+        type=int,
+        default=0,
+        help="add a projection head trained with a contrastive retrieval loss (not exported)",
+    )
+    train.add_argument(
+        "--precision",
+        choices=("auto", "float32", "mixed"),
+        default="auto",
+        help="auto: mixed float16 when a GPU is present (default)",
+    )
+    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--workers", type=int, default=2, help="image decoding threads")
+    train.add_argument("--restart", action="store_true", help="ignore a checkpoint; start over")
+    train.add_argument(
+        "--keep-checkpoint", action="store_true", help="keep the checkpoint weights when done"
+    )
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if os.environ.get("FASHION_DESKTOP_FORBID_NETWORK"):
+        from fashion_desktop.selftest import forbid_network
+
+        forbid_network()
     handlers: dict[str | None, Callable[[argparse.Namespace], int]] = {
         "index": _index_command,
         "search": _search_command,
         "evaluate": _evaluate_command,
+        "train": _train_command,
         None: _window_command,
     }
     try:
@@ -185,11 +267,16 @@ def _progress_bar(description: str, total: int):
 def _index_command(args: argparse.Namespace) -> int:
     if args.index_command == "info":
         return _index_info(args.index)
-    from fashion_desktop.core.builder import BuildInterruptedError, build_index
+    from fashion_desktop.core.builder import (
+        BuildInterruptedError,
+        build_index,
+        check_output_folder,
+    )
     from fashion_desktop.core.catalogue import read_catalogue
 
     if args.batch_size is not None and args.batch_size < 1:
         raise FashionDesktopError("--batch-size must be at least 1.")
+    check_output_folder(args.out.expanduser())
     catalogue = read_catalogue(args.catalogue)
     summary = catalogue.problem_summary()
     print(
@@ -320,6 +407,8 @@ def _evaluate_command(args: argparse.Namespace) -> int:
     fields = tuple(f.strip() for f in args.fields.split(",")) if args.fields else DEFAULT_FIELDS
     index = EmbeddingIndex.open(args.index)
     queries = read_catalogue(args.queries) if args.queries else None
+    if args.compare_weights:
+        return _compare_models(args, index, queries, fields)
     query_set = None
     if queries is not None:
         embedder = _load_embedder(args.weights)
@@ -342,6 +431,179 @@ def _evaluate_command(args: argparse.Namespace) -> int:
             f"{scores.hit_rate:>8.3f}{scores.queries:>9,}"
         )
     return EXIT_OK
+
+
+def _compare_models(args: argparse.Namespace, index, queries, fields: Sequence[str]) -> int:
+    """``evaluate --compare-weights``: old model vs new, same queries and catalogue items."""
+    import tempfile
+
+    from fashion_desktop.core.evaluation import (
+        check_fields,
+        compare_models,
+        embed_queries,
+        reembed_index,
+    )
+
+    check_fields(index, fields)  # before minutes of embedding, not after
+    before_queries = after_queries = None
+    if queries is not None:
+        old = _load_embedder(args.weights)
+        index.check_model(old.identity)
+        with _progress_bar("Queries, old model", len(queries)) as update:
+            before_queries = embed_queries(queries, old, update)
+    new = _load_embedder(args.compare_weights)
+    with tempfile.TemporaryDirectory(prefix="fashion-compare-") as workdir:
+        with _progress_bar("Catalogue, new model", len(index)) as update:
+            after_index = reembed_index(index, new, Path(workdir) / "index", update)
+        try:
+            if queries is not None:
+                with _progress_bar("Queries, new model", len(queries)) as update:
+                    after_queries = embed_queries(queries, new, update)
+            comparison = compare_models(
+                index, before_queries, after_index, after_queries, k=args.k, fields=fields
+            )
+        finally:
+            after_index.close()
+    if args.json:
+        print(json.dumps(comparison.to_json()))
+    else:
+        print(comparison.table())
+    return EXIT_OK
+
+
+def _train_command(args: argparse.Namespace) -> int:
+    from fashion_desktop.core.training import (
+        TrainingConfig,
+        TrainingInterruptedError,
+        train,
+    )
+
+    labels = tuple(label.strip() for label in args.labels.split(",") if label.strip())
+    if not labels:
+        raise FashionDesktopError("--labels needs at least one column name.")
+    config = TrainingConfig(
+        catalogue=str(args.catalogue),
+        out=str(args.out),
+        init=args.init,
+        labels=labels,
+        split=str(args.split) if args.split else None,
+        val_fraction=args.val_fraction,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        freeze_backbone=args.freeze_backbone,
+        learning_rate=args.learning_rate,
+        min_class_count=args.min_class_count,
+        class_weighting=args.class_weighting,
+        patience=args.patience,
+        steps_per_epoch=args.steps_per_epoch,
+        validation_steps=args.val_steps,
+        augment=not args.no_augment,
+        projection_dim=args.projection_dim,
+        precision=args.precision,
+        seed=args.seed,
+        workers=args.workers,
+    )
+    try:
+        with _training_progress() as progress:
+            result = train(
+                config,
+                restart=args.restart,
+                keep_checkpoint=args.keep_checkpoint,
+                progress=progress,
+                notify=lambda message: print(message, file=sys.stderr),
+            )
+    except TrainingInterruptedError as interrupted:
+        _error(str(interrupted))
+        return EXIT_INTERRUPTED
+    report = result.report
+    if result.already_trained:
+        print(
+            f"{args.out} is already trained ({report.get('epochs_completed', '?')} epochs); pass "
+            "--restart to train it again (a run kept with --keep-checkpoint can also continue "
+            "with more --epochs)."
+        )
+        return EXIT_OK
+    for path, reason in [(u["image"], u["reason"]) for u in report["data"]["unreadable"]][:10]:
+        print(f"  skipped {path}: {reason}", file=sys.stderr)
+    for name, scores in report["validation"].items():
+        if scores.get("accuracy") is not None:
+            print(
+                f"  {name:<14} val accuracy {scores['accuracy']:.3f}  macro precision "
+                f"{scores['precision']:.3f}  macro recall {scores['recall']:.3f}"
+            )
+    print(
+        f"Model written to {result.model_dir} ({report['epochs_completed']} epochs"
+        + (", stopped early" if report["stopped_early"] else "")
+        + f", best epoch {report['best_epoch']}, {report['total_seconds_this_run']:.0f} s). Use it "
+        f"with --weights {result.model_dir}, e.g. `fashion-desktop index build CATALOGUE --out "
+        f"INDEX --weights {result.model_dir}`."
+    )
+    return EXIT_OK
+
+
+@contextlib.contextmanager
+def _training_progress():
+    """Training progress on stderr: a rich bar on a terminal, plain lines in a log otherwise."""
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TextColumn
+
+    console = Console(stderr=True)
+    columns = (
+        TextColumn("[bold]epoch {task.fields[epoch]}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total}"),
+        TextColumn("{task.fields[metrics]}"),
+        TextColumn("{task.fields[rate]:>5.1f} img/s  ETA {task.fields[eta]}"),
+    )
+    with Progress(*columns, console=console, disable=not console.is_terminal) as bar:
+        task = bar.add_task("train", total=1, epoch="", metrics="", rate=0.0, eta="?")
+
+        def update(state) -> None:
+            accuracy = " ".join(f"{n} {v:.3f}" for n, v in state.accuracy.items())
+            metrics = f"loss {state.loss:.3f}  acc {accuracy}"
+            eta = _duration(state.eta_s)
+            if state.phase == "train":
+                if not console.is_terminal and (
+                    state.step % max(1, state.steps // 10) == 0 or state.step == 1
+                ):  # a log file still sees the run move, about ten lines an epoch
+                    console.print(
+                        f"epoch {state.epoch}/{state.epochs} step {state.step}/{state.steps}: "
+                        f"{metrics}  {state.images_per_second:.1f} img/s  ETA {eta}",
+                        highlight=False,
+                        soft_wrap=True,
+                    )
+                bar.update(
+                    task,
+                    total=state.steps,
+                    completed=state.step,
+                    epoch=f"{state.epoch}/{state.epochs}",
+                    metrics=metrics,
+                    rate=state.images_per_second,
+                    eta=eta,
+                )
+                return
+            val = ""
+            if state.val_loss is not None:
+                val_accuracy = " ".join(f"{n} {v:.3f}" for n, v in state.val_accuracy.items())
+                val = f"  val loss {state.val_loss:.3f}  val acc {val_accuracy}"
+            console.print(
+                f"epoch {state.epoch}/{state.epochs}: {metrics}{val}  "
+                f"{state.images_per_second:.1f} img/s  ETA {eta}",
+                highlight=False,
+                soft_wrap=True,
+            )
+
+        yield update
+
+
+def _duration(seconds: float) -> str:
+    import math
+
+    if not math.isfinite(seconds):
+        return "?"
+    minutes, secs = divmod(int(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
 
 
 def _window_command(args: argparse.Namespace) -> int:

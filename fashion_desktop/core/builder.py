@@ -13,6 +13,7 @@ import json
 import os
 import shutil
 import time
+import zipfile
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -95,8 +96,15 @@ def resolve_dim(dim: int | str | None, count: int) -> int | None:
         return None
     if dim == "auto":
         return DEFAULT_PROJECTED_DIM if count > PROJECT_ABOVE_ITEMS else None
-    value = int(dim)
-    return None if value >= EMBEDDING_DIM else value
+    try:
+        value = int(dim)
+    except (TypeError, ValueError):
+        raise FashionDesktopError(
+            f"--dim must be auto, full or a number of dimensions, not {dim!r}."
+        ) from None
+    if value < 0:
+        raise FashionDesktopError(f"--dim must be a positive number of dimensions, not {value}.")
+    return None if value == 0 or value >= EMBEDDING_DIM else value
 
 
 def build_index(
@@ -116,7 +124,8 @@ def build_index(
     the same arguments resumes.
     """
     out = Path(out).expanduser()
-    _check_output(out)
+    check_output_folder(out)
+    resolve_dim(dim, len(catalogue.items))  # refuse a bad --dim before any work
     started = time.perf_counter()
     staging = out.parent / f".{out.name}.building"
     known = _resume_or_start(staging, embedder)
@@ -219,6 +228,7 @@ def build_index(
         catalogue_root=catalogue.root,
         fields=[f for f in catalogue.fields if f not in {"image"}],
         dim=target_dim,
+        final_path=out,
     )
     replace_directory(final, out)
     shutil.rmtree(staging, ignore_errors=True)
@@ -227,7 +237,8 @@ def build_index(
     return report
 
 
-def _check_output(out: Path) -> None:
+def check_output_folder(out: Path) -> None:
+    """Refuse to build into a folder that holds something other than an index."""
     if out.exists() and (
         not out.is_dir() or (any(out.iterdir()) and not (out / MANIFEST_FILE).exists())
     ):
@@ -250,7 +261,7 @@ def _resume_or_start(staging: Path, embedder: Embedder) -> dict[str, np.ndarray]
                 with np.load(chunk, allow_pickle=False) as archive:
                     for sha, vector in zip(archive["sha256"], archive["embeddings"], strict=True):
                         known[str(sha)] = vector
-        except (OSError, ValueError, KeyError, json.JSONDecodeError):
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, json.JSONDecodeError):
             shutil.rmtree(staging, ignore_errors=True)
             known.clear()
     (staging / "chunks").mkdir(parents=True, exist_ok=True)

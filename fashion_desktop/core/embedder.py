@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -140,7 +141,7 @@ def _read_weights_bundle(path: Path, expected_names: list[str]) -> list[np.ndarr
             return [archive[f"w{i:04d}"].astype(np.float32) for i in range(len(names))]
     except ModelError:
         raise
-    except (OSError, ValueError, KeyError, EOFError) as error:
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as error:
         raise ModelError(f"Cannot read weights bundle {path.name}: {error}") from None
 
 

@@ -6,6 +6,7 @@ loaded with ``allow_pickle=False``: a heads file a user is handed cannot execute
 
 from __future__ import annotations
 
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -43,7 +44,7 @@ class ClassifierHeads:
                 arrays = {key: archive[key] for key in archive.files}
         except FileNotFoundError:
             raise ModelError(f"Classifier heads not found: {path}") from None
-        except (OSError, ValueError) as error:
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile) as error:
             raise ModelError(f"Cannot read classifier heads {path.name}: {error}") from None
         names = sorted({key.split("/", 1)[0] for key in arrays if "/" in key})
         heads = []
@@ -54,7 +55,11 @@ class ClassifierHeads:
                 classes = tuple(str(c) for c in arrays[f"{name}/classes"])
             except KeyError as missing:
                 raise ModelError(f"{path.name}: head '{name}' lacks {missing}.") from None
-            if kernel.ndim != 2 or kernel.shape[1] != bias.shape[0] != len(classes):
+            if not (
+                kernel.ndim == 2
+                and bias.ndim == 1
+                and kernel.shape[1] == bias.shape[0] == len(classes)
+            ):
                 raise ModelError(f"{path.name}: head '{name}' has inconsistent shapes.")
             heads.append(ClassifierHead(name, kernel, bias, classes))
         if not heads:

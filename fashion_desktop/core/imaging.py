@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, UnidentifiedImageError
 
 from fashion_desktop.core.errors import ImageError
 
@@ -26,6 +26,7 @@ MAX_FILE_BYTES = 256 * 1024 * 1024
 #: Larger sides are reduced before padding so a 10,000 × 50 strip cannot allocate a huge canvas.
 MAX_PAD_SIDE = 4096
 WHITE = (255, 255, 255)
+ORIENTATION_TAG = 0x0112
 SUPPORTED_FORMATS = "JPEG, PNG, WebP, GIF, BMP or TIFF"
 
 # Our own limit is checked before decoding; Pillow's warning would only duplicate it.
@@ -117,7 +118,7 @@ def decode_image(data: bytes, name: str = "image") -> Image.Image:
                 raise ImageError(f"{name} has no pixels.")
             image.seek(0)  # animated images: the first frame
             image.load()
-            image = ImageOps.exif_transpose(image) or image
+            image = upright(image)
             return to_rgb(image)
     except ImageError:
         raise
@@ -133,6 +134,29 @@ def decode_image(data: bytes, name: str = "image") -> Image.Image:
         ) from None
     except MemoryError:
         raise ImageError(f"{name} is too large to decode in the available memory.") from None
+    except Exception as error:  # Pillow's decoders raise many other types on malformed files
+        raise ImageError(
+            f"{name} is damaged and cannot be decoded ({type(error).__name__}: {error})."
+        ) from None
+
+
+#: EXIF orientation → the transposition that makes the image upright.
+_ORIENTATION_FIX = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
+
+
+def upright(image: Image.Image) -> Image.Image:
+    """Apply the EXIF orientation. Unlike ``ImageOps.exif_transpose`` this never re-encodes the
+    EXIF block, which raises arbitrary errors (struct.error, TypeError) on malformed tags."""
+    method = _ORIENTATION_FIX.get(image.getexif().get(ORIENTATION_TAG, 1))
+    return image.transpose(method) if method is not None else image
 
 
 def to_rgb(image: Image.Image) -> Image.Image:

@@ -29,7 +29,7 @@ import numpy as np
 
 from fashion_desktop.core.atomic import write_text_atomic
 from fashion_desktop.core.embedder import EMBEDDING_DIM, ModelIdentity
-from fashion_desktop.core.errors import InvalidIndexError
+from fashion_desktop.core.errors import FashionDesktopError, InvalidIndexError
 
 FORMAT_VERSION = 1
 FORMAT_NAME = "fashion-desktop-index"
@@ -133,8 +133,13 @@ def write_index(
     catalogue_root: Path,
     fields: Sequence[str],
     dim: int | None,
+    final_path: Path | None = None,
 ) -> None:
-    """Write a complete index into an empty ``directory`` (the caller swaps it into place)."""
+    """Write a complete index into an empty ``directory`` (the caller swaps it into place).
+
+    ``final_path`` is where the caller will move ``directory``: the catalogue's relative location
+    is recorded from there, so the index still finds a catalogue that moves along with it.
+    """
     directory.mkdir(parents=True, exist_ok=True)
     raw16 = np.asarray(raw_embeddings, dtype=np.float16)
     unit = normalise(raw16.astype(np.float32))
@@ -170,7 +175,7 @@ def write_index(
         "fields": list(fields),
         "catalogue": {
             "absolute": str(root),
-            "relative": os.path.relpath(root, directory.resolve().parent),
+            "relative": os.path.relpath(root, (final_path or directory).resolve().parent),
         },
         "files": files,
     }
@@ -439,7 +444,7 @@ class EmbeddingIndex:
             return None
         unknown = sorted(set(normalised) - set(self.fields))
         if unknown:
-            raise ValueError(
+            raise FashionDesktopError(
                 f"Unknown filter field {', '.join(unknown)}; fields are: {', '.join(self.fields)}."
             )
         key = tuple(sorted((f, tuple(sorted(v))) for f, v in normalised.items()))
