@@ -288,7 +288,8 @@ def test_empty_filters_mean_no_filter(tiny_index: EmbeddingIndex) -> None:
 
 
 def test_unknown_filter_field(tiny_index: EmbeddingIndex) -> None:
-    with pytest.raises(FashionDesktopError, match="Unknown filter field colour; fields are: id, gender"):
+    expected = "Unknown filter field colour; fields are: id, gender"
+    with pytest.raises(FashionDesktopError, match=expected):
         tiny_index.rows_matching({"colour": "Red"})
 
 

@@ -1,4 +1,4 @@
-"""Helpers shared by the benchmark scripts (not the application): subsets of the shared catalogue."""
+"""Helpers for the benchmark scripts (not the application): subsets of the shared catalogue."""
 
 from __future__ import annotations
 

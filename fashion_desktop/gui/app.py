@@ -1,0 +1,174 @@
+"""Starting the window: the application object, the theme, settings, and the screenshot hook.
+
+The window is shown before anything slow happens; the index opens and the model loads on
+background threads (see :mod:`fashion_desktop.gui.worker`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import sys
+from pathlib import Path
+
+from PySide6.QtCore import QObject, QTimer
+from PySide6.QtWidgets import QApplication
+
+from fashion_desktop.core.errors import FashionDesktopError
+from fashion_desktop.core.shortlist import ShortlistStore
+from fashion_desktop.gui.icons import icon
+from fashion_desktop.gui.main_window import MainWindow
+from fashion_desktop.gui.settings import ORGANIZATION, AppSettings
+from fashion_desktop.gui.worker import EmbedderFactory
+from fashion_desktop.resources import APP_NAME, demo_index_path, resource_path, user_data_dir
+
+STYLESHEET = ("styles", "light.qss")
+SCREENSHOT_TIMEOUT_S = 240
+EXIT_OK = 0
+EXIT_FAILED = 1
+
+
+def create_application() -> QApplication:
+    """The QApplication, named for QSettings and styled (an existing instance is reused)."""
+    app = QApplication.instance()
+    if app is None:
+        app = QApplication(sys.argv[:1])
+    assert isinstance(app, QApplication)
+    app.setOrganizationName(ORGANIZATION)
+    app.setApplicationName(APP_NAME)
+    app.setApplicationDisplayName(APP_NAME)
+    app.setWindowIcon(icon("app"))
+    apply_style(app)
+    return app
+
+
+def apply_style(app: QApplication) -> None:
+    app.setStyle("Fusion")
+    with contextlib.suppress(OSError):  # unstyled but usable
+        app.setStyleSheet(resource_path(*STYLESHEET).read_text(encoding="utf-8"))
+
+
+def default_embedder_factory(weights: str | None) -> EmbedderFactory:
+    def load():
+        from fashion_desktop.core.embedder import Embedder
+
+        return Embedder.load(weights)
+
+    return load
+
+
+def choose_index(explicit: Path | None, settings: AppSettings) -> Path:
+    """``--index``, else the last index used (if it still exists), else the demo catalogue."""
+    if explicit is not None:
+        return explicit
+    last = settings.last_index
+    if last is not None and last.is_dir():
+        return last
+    return demo_index_path()
+
+
+def open_shortlists() -> tuple[ShortlistStore | None, str]:
+    try:
+        return ShortlistStore.in_directory(user_data_dir()), ""
+    except FashionDesktopError as error:
+        return None, str(error)
+
+
+def build_window(
+    args: argparse.Namespace,
+    *,
+    settings: AppSettings | None = None,
+    embedder_factory: EmbedderFactory | None = None,
+) -> MainWindow:
+    """The main window for command-line ``args`` (not yet shown or started)."""
+    from fashion_desktop.cli import parse_filters
+
+    settings = settings or AppSettings()
+    filters = parse_filters(args.filter) if getattr(args, "filter", None) else None
+    store, store_problem = open_shortlists()
+    window = MainWindow(
+        settings=settings,
+        shortlist_store=store,
+        embedder_factory=embedder_factory or default_embedder_factory(args.weights),
+        index_path=choose_index(getattr(args, "index", None), settings),
+        initial_filters=filters,
+    )
+    if store_problem:
+        window.notify("warning", f"Shortlists are unavailable: {store_problem}")
+    return window
+
+
+class ScreenshotRun(QObject):
+    """``--screenshot``: wait for the results (and thumbnails) on screen, save, quit."""
+
+    def __init__(
+        self,
+        window: MainWindow,
+        output: Path,
+        *,
+        expect_results: bool,
+        timeout_s: float = SCREENSHOT_TIMEOUT_S,
+    ) -> None:
+        super().__init__(window)
+        self.window = window
+        self.output = Path(output)
+        self.exit_code: int | None = None
+        self._expect_results = expect_results
+        if expect_results:
+            window.results_presented.connect(self._capture_soon)
+        else:
+            window.index_ready.connect(self._capture_soon)
+        window.notice_posted.connect(self._on_notice)
+        QTimer.singleShot(int(timeout_s * 1000), self._timed_out)
+
+    def _on_notice(self, level: str, message: str) -> None:
+        if level == "error":
+            self._finish(EXIT_FAILED, f"screenshot not taken: {message}")
+
+    def _timed_out(self) -> None:
+        self._finish(EXIT_FAILED, "screenshot not taken: timed out waiting for results")
+
+    def _capture_soon(self, *_args) -> None:
+        QTimer.singleShot(150, self._capture)  # let the last repaint land
+
+    def _capture(self) -> None:
+        if self.exit_code is not None:
+            return
+        self.window.repaint()
+        pixmap = self.window.grab()
+        try:
+            self.output.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            self._finish(EXIT_FAILED, f"cannot create {self.output.parent}: {error}")
+            return
+        if not pixmap.save(str(self.output)):
+            self._finish(EXIT_FAILED, f"cannot write the screenshot to {self.output}")
+            return
+        print(f"Screenshot saved to {self.output}", file=sys.stderr)
+        self._finish(EXIT_OK)
+
+    def _finish(self, code: int, message: str = "") -> None:
+        if self.exit_code is not None:
+            return
+        self.exit_code = code
+        if message:
+            print(f"fashion-desktop: {message}", file=sys.stderr)
+        self.window.close()
+        QApplication.instance().exit(code)
+
+
+def run_app(args: argparse.Namespace) -> int:
+    """Open the window for ``fashion-desktop [--index DIR] [--query IMG] [--screenshot OUT]``."""
+    app = create_application()
+    window = build_window(args)
+    screenshot = None
+    if getattr(args, "screenshot", None):
+        screenshot = ScreenshotRun(window, args.screenshot, expect_results=bool(args.query))
+    window.show()
+    window.start()
+    if args.query:
+        window.open_paths(list(args.query))
+    code = app.exec()
+    if screenshot is not None and screenshot.exit_code is not None:
+        return screenshot.exit_code
+    return code

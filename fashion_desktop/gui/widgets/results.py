@@ -1,0 +1,428 @@
+"""The result grid: five product cards that reflow with the window and work from the keyboard."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtGui import QFontMetrics, QKeyEvent, QMouseEvent, QPainter
+from PySide6.QtWidgets import (
+    QFrame,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QScrollArea,
+    QSizePolicy,
+    QStackedWidget,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from fashion_desktop.core.search import DEFAULT_K, SearchHit
+from fashion_desktop.gui.icons import icon, icon_size
+from fashion_desktop.gui.models import HitRole, ResultsModel
+from fashion_desktop.gui.thumbnails import ThumbnailLoader
+from fashion_desktop.gui.widgets.image_view import ImageView
+
+THUMBNAIL_SIDE = 512
+MIN_CARD_WIDTH = 176
+MIN_IMAGE_HEIGHT = 140
+ACCENT = "#4f46e5"
+
+
+class ElidedLabel(QLabel):
+    """Word-wrapped text limited to ``max_lines``, the last line elided with an ellipsis."""
+
+    def __init__(self, text: str = "", parent: QWidget | None = None, *, max_lines: int = 2):
+        super().__init__(text, parent)
+        self._max_lines = max_lines
+        self.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Fixed)
+
+    def setText(self, text: str) -> None:  # noqa: N802
+        super().setText(text)
+        self.setToolTip(text)
+        self.updateGeometry()
+
+    def sizeHint(self) -> QSize:  # noqa: N802
+        metrics = QFontMetrics(self.font())
+        return QSize(120, metrics.lineSpacing() * self._max_lines + 2)
+
+    def minimumSizeHint(self) -> QSize:  # noqa: N802
+        return self.sizeHint()
+
+    def _lines(self) -> list[str]:
+        metrics = QFontMetrics(self.font())
+        width = max(10, self.contentsRect().width())
+        words, lines, current = self.text().split(), [], ""
+        for index, word in enumerate(words):
+            candidate = f"{current} {word}".strip()
+            if metrics.horizontalAdvance(candidate) <= width or not current:
+                current = candidate
+                continue
+            lines.append(current)
+            current = word
+            if len(lines) == self._max_lines - 1:
+                current = " ".join(words[index:])
+                break
+        if current:
+            lines.append(metrics.elidedText(current, Qt.ElideRight, width))
+        return lines[: self._max_lines]
+
+    def paintEvent(self, _event) -> None:  # noqa: N802
+        painter = QPainter(self)
+        painter.setPen(self.palette().color(self.foregroundRole()))
+        painter.setFont(self.font())
+        metrics = QFontMetrics(self.font())
+        rect = self.contentsRect()
+        y = rect.top() + metrics.ascent()
+        for line in self._lines():
+            painter.drawText(rect.left(), y, line)
+            y += metrics.lineSpacing()
+
+
+class ResultCard(QFrame):
+    """One result: image, name, type/colour, other metadata, similarity and actions."""
+
+    activated = Signal(object)  # SearchHit
+    more_like_this = Signal(object)
+    shortlist_toggled = Signal(object, bool)
+    navigate = Signal(int)  # Qt key
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("ResultCard")
+        self.setFocusPolicy(Qt.StrongFocus)
+        self.setCursor(Qt.PointingHandCursor)
+        self.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Maximum)
+        self.setMinimumWidth(MIN_CARD_WIDTH)
+        self.hit: SearchHit | None = None
+
+        self.rank = QLabel()
+        self.rank.setObjectName("RankBadge")
+        self.rank.setAlignment(Qt.AlignCenter)
+        self.score = QLabel()
+        self.score.setObjectName("ScoreLabel")
+        self.score.setAlignment(Qt.AlignRight | Qt.AlignVCenter)
+        top = QHBoxLayout()
+        top.setContentsMargins(0, 0, 0, 0)
+        top.addWidget(self.rank)
+        top.addStretch(1)
+        top.addWidget(self.score)
+
+        self.image = ImageView(self)
+        self.image.setObjectName("CardImage")
+        self.name = ElidedLabel(max_lines=2)
+        self.name.setObjectName("CardName")
+        self.kind = ElidedLabel(max_lines=1)
+        self.kind.setObjectName("CardKind")
+        self.details = ElidedLabel(max_lines=1)
+        self.details.setObjectName("CardDetails")
+        self.item_id = ElidedLabel(max_lines=1)
+        self.item_id.setObjectName("CardId")
+
+        self.more_button = QToolButton()
+        self.more_button.setObjectName("MoreLikeThis")
+        self.more_button.setText("More like this")
+        self.more_button.setIcon(icon("similar", ACCENT))
+        self.more_button.setIconSize(icon_size(14))
+        self.more_button.setToolButtonStyle(Qt.ToolButtonTextBesideIcon)
+        self.more_button.setToolTip("Search from this item (M)")
+        self.more_button.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Fixed)
+        self.more_button.setMinimumWidth(60)
+        self.more_button.clicked.connect(lambda: self.hit and self.more_like_this.emit(self.hit))
+        self.shortlist_button = QToolButton()
+        self.shortlist_button.setObjectName("ShortlistToggle")
+        self.shortlist_button.setCheckable(True)
+        self.shortlist_button.setIconSize(icon_size(18))
+        self.shortlist_button.toggled.connect(self._on_shortlist_toggled)
+        self._set_shortlist_icon(False)
+        actions = QHBoxLayout()
+        actions.setContentsMargins(0, 4, 0, 0)
+        actions.setSpacing(6)
+        actions.addWidget(self.more_button, 1)
+        actions.addWidget(self.shortlist_button)
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(11, 11, 11, 11)
+        layout.setSpacing(4)
+        layout.addLayout(top)
+        layout.addWidget(self.image, 1)
+        layout.addSpacing(6)
+        layout.addWidget(self.name)
+        layout.addWidget(self.kind)
+        layout.addWidget(self.details)
+        layout.addWidget(self.item_id)
+        layout.addLayout(actions)
+
+    # ---------------------------------------------------------------------------- content
+    def set_hit(self, hit: SearchHit | None, *, shortlisted: bool = False) -> None:
+        self.hit = hit
+        if hit is None:
+            self.hide()
+            return
+        meta = hit.metadata
+        self.rank.setText(str(hit.rank))
+        self.score.setText(f"{hit.score:.2f} similarity")
+        self.score.setToolTip(f"Cosine similarity {hit.score:.4f} (1.0 = identical)")
+        self.name.setText(meta.get("productDisplayName") or f"Item {hit.item_id}")
+        self.kind.setText(_join(meta.get("articleType"), meta.get("baseColour")))
+        self.details.setText(_join(meta.get("gender"), meta.get("season"), meta.get("usage")))
+        self.item_id.setText(f"ID {hit.item_id}")
+        self.image.set_pixmap(None)
+        self.set_shortlisted(shortlisted)
+        self.setAccessibleName(f"Result {hit.rank}: {self.name.text()}")
+        self.show()
+
+    def set_shortlisted(self, shortlisted: bool) -> None:
+        self.shortlist_button.blockSignals(True)
+        self.shortlist_button.setChecked(shortlisted)
+        self.shortlist_button.blockSignals(False)
+        self._set_shortlist_icon(shortlisted)
+
+    def _set_shortlist_icon(self, shortlisted: bool) -> None:
+        self.shortlist_button.setIcon(
+            icon("heart-filled", "#e11d48") if shortlisted else icon("heart")
+        )
+        self.shortlist_button.setToolTip(
+            "Remove from the shortlist (S)" if shortlisted else "Add to the shortlist (S)"
+        )
+
+    def _on_shortlist_toggled(self, checked: bool) -> None:
+        self._set_shortlist_icon(checked)
+        if self.hit is not None:
+            self.shortlist_toggled.emit(self.hit, checked)
+
+    # ----------------------------------------------------------------------------- input
+    def mouseReleaseEvent(self, event: QMouseEvent) -> None:  # noqa: N802
+        if event.button() == Qt.LeftButton and self.rect().contains(event.position().toPoint()):
+            self.setFocus(Qt.MouseFocusReason)
+            if self.hit is not None:
+                self.activated.emit(self.hit)
+        super().mouseReleaseEvent(event)
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802
+        key = event.key()
+        if self.hit is not None and key in (Qt.Key_Return, Qt.Key_Enter, Qt.Key_Space):
+            self.activated.emit(self.hit)
+        elif self.hit is not None and key == Qt.Key_M:
+            self.more_like_this.emit(self.hit)
+        elif self.hit is not None and key == Qt.Key_S:
+            self.shortlist_button.toggle()
+        elif key in (Qt.Key_Left, Qt.Key_Right, Qt.Key_Up, Qt.Key_Down, Qt.Key_Home, Qt.Key_End):
+            self.navigate.emit(key)
+        else:
+            super().keyPressEvent(event)
+
+
+class EmptyState(QWidget):
+    """A centred icon, title and hint: shown before the first query and when nothing matches."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("EmptyState")
+        self._icon = QLabel()
+        self._icon.setAlignment(Qt.AlignCenter)
+        self.title = QLabel()
+        self.title.setObjectName("EmptyTitle")
+        self.title.setAlignment(Qt.AlignCenter)
+        self.title.setWordWrap(True)
+        self.hint = QLabel()
+        self.hint.setObjectName("EmptyHint")
+        self.hint.setAlignment(Qt.AlignCenter)
+        self.hint.setWordWrap(True)
+        layout = QVBoxLayout(self)
+        layout.addStretch(2)
+        layout.addWidget(self._icon)
+        layout.addSpacing(8)
+        layout.addWidget(self.title)
+        layout.addWidget(self.hint)
+        layout.addStretch(3)
+
+    def set_state(self, icon_name: str, title: str, hint: str) -> None:
+        self._icon.setPixmap(icon(icon_name, "#94a3b8").pixmap(56, 56))
+        self.title.setText(title)
+        self.hint.setText(hint)
+
+
+class ResultGrid(QWidget):
+    """Observes a :class:`ResultsModel` and shows its hits as cards (up to five per row)."""
+
+    activated = Signal(object)
+    more_like_this = Signal(object)
+    shortlist_toggled = Signal(object, bool)
+    thumbnails_complete = Signal()
+
+    def __init__(
+        self, model: ResultsModel, thumbnails: ThumbnailLoader, parent: QWidget | None = None
+    ) -> None:
+        super().__init__(parent)
+        self.setObjectName("ResultGrid")
+        self._model = model
+        self._thumbnails = thumbnails
+        self._shortlisted: set[str] = set()
+        self._columns = 0
+        self.cards: list[ResultCard] = []
+        self._stack = QStackedWidget()
+        self.empty = EmptyState()
+        self.empty.set_state(
+            "drop",
+            "Drop a photo of a garment here, paste it, or open a file",
+            "Fashion Desktop finds the five most similar items in the catalogue.",
+        )
+        self._stack.addWidget(self.empty)
+
+        self._cards_host = QWidget()
+        self._cards_host.setObjectName("CardsHost")
+        self._grid = QGridLayout(self._cards_host)
+        self._grid.setContentsMargins(0, 0, 0, 0)
+        self._grid.setSpacing(16)
+        for _ in range(DEFAULT_K):
+            card = ResultCard(self._cards_host)
+            card.activated.connect(self.activated)
+            card.more_like_this.connect(self.more_like_this)
+            card.shortlist_toggled.connect(self.shortlist_toggled)
+            card.navigate.connect(lambda key, c=card: self._navigate(c, key))
+            card.hide()
+            self.cards.append(card)
+        scroll = QScrollArea()
+        scroll.setObjectName("ResultsScroll")
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.NoFrame)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
+        holder = QWidget()
+        holder.setObjectName("CardsHolder")
+        holder_layout = QVBoxLayout(holder)
+        holder_layout.setContentsMargins(0, 0, 0, 0)
+        holder_layout.addWidget(self._cards_host)
+        holder_layout.addStretch(1)
+        scroll.setWidget(holder)
+        self._stack.addWidget(scroll)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self._stack)
+
+        model.modelReset.connect(self._rebuild)
+        thumbnails.ready.connect(self._on_thumbnail)
+        self._relayout(force=True)
+
+    # -------------------------------------------------------------------------- state
+    @property
+    def showing_results(self) -> bool:
+        return self._stack.currentIndex() == 1
+
+    def visible_cards(self) -> list[ResultCard]:
+        return [card for card in self.cards if card.hit is not None]
+
+    def pending_thumbnails(self) -> int:
+        return sum(
+            1
+            for card in self.visible_cards()
+            if card.hit is not None
+            and not card.image.has_image
+            and not self._thumbnails.has_failed(card.hit.image_path, THUMBNAIL_SIDE)
+        )
+
+    def show_message(self, icon_name: str, title: str, hint: str = "") -> None:
+        self.empty.set_state(icon_name, title, hint)
+        self._stack.setCurrentIndex(0)
+
+    def set_shortlisted(self, item_ids: set[str]) -> None:
+        self._shortlisted = set(item_ids)
+        for card in self.visible_cards():
+            assert card.hit is not None
+            card.set_shortlisted(card.hit.item_id in self._shortlisted)
+
+    def focus_first(self) -> None:
+        cards = self.visible_cards()
+        if cards:
+            cards[0].setFocus(Qt.OtherFocusReason)
+
+    # ------------------------------------------------------------------------ updates
+    def _rebuild(self) -> None:
+        hits = [
+            self._model.data(self._model.index(row), HitRole)
+            for row in range(self._model.rowCount())
+        ]
+        for position, card in enumerate(self.cards):
+            hit = hits[position] if position < len(hits) else None
+            card.set_hit(hit, shortlisted=hit is not None and hit.item_id in self._shortlisted)
+            if hit is not None:
+                pixmap = self._thumbnails.request(hit.image_path, THUMBNAIL_SIDE)
+                if pixmap is not None:
+                    card.image.set_pixmap(pixmap)
+                elif self._thumbnails.has_failed(hit.image_path, THUMBNAIL_SIDE):
+                    card.image.set_pixmap(None, missing=True)
+        if hits:
+            self._stack.setCurrentIndex(1)
+        elif self._model.response is not None:
+            self.show_message(
+                "filter",
+                "No item matches these filters",
+                "Clear a filter above to see more of the catalogue.",
+            )
+        self._relayout(force=True)
+        self._fit_image_height()
+        if hits and self.pending_thumbnails() == 0:
+            self.thumbnails_complete.emit()
+
+    def _on_thumbnail(self, path: str) -> None:
+        for card in self.visible_cards():
+            assert card.hit is not None
+            if str(card.hit.image_path) != path:
+                continue
+            pixmap = self._thumbnails.request(path, THUMBNAIL_SIDE)
+            card.image.set_pixmap(pixmap, missing=pixmap is None)
+        if self.visible_cards() and self.pending_thumbnails() == 0:
+            self.thumbnails_complete.emit()
+
+    # ------------------------------------------------------------------------- layout
+    def resizeEvent(self, event) -> None:  # noqa: N802
+        super().resizeEvent(event)
+        self._relayout()
+        self._fit_image_height()
+
+    def _fit_image_height(self) -> None:
+        """Images as tall as the window allows (3:4 portrait at most), rows never scroll."""
+        columns = max(1, self._columns)
+        rows = -(-max(1, len(self.visible_cards()) or DEFAULT_K) // columns)
+        card_width = (self.width() - 16 * (columns - 1)) / columns
+        text_block = 190  # name, details, actions and paddings
+        by_height = (self.height() - 16 * (rows - 1)) / rows - text_block
+        height = int(max(MIN_IMAGE_HEIGHT, min(card_width * 4 / 3 - 24, by_height)))
+        for card in self.cards:
+            card.image.setFixedHeight(height)
+
+    def _relayout(self, *, force: bool = False) -> None:
+        available = max(1, self.width() - 8)
+        columns = max(1, min(DEFAULT_K, (available + 16) // (MIN_CARD_WIDTH + 16)))
+        if columns == self._columns and not force:
+            return
+        self._columns = columns
+        for card in self.cards:
+            self._grid.removeWidget(card)
+        for position, card in enumerate(self.cards):
+            self._grid.addWidget(card, position // columns, position % columns)
+        for column in range(DEFAULT_K):
+            self._grid.setColumnStretch(column, 1 if column < columns else 0)
+
+    def _navigate(self, card: ResultCard, key: int) -> None:
+        cards = self.visible_cards()
+        if card not in cards:
+            return
+        position = cards.index(card)
+        step = {
+            Qt.Key_Left: -1,
+            Qt.Key_Right: 1,
+            Qt.Key_Up: -self._columns,
+            Qt.Key_Down: self._columns,
+        }.get(Qt.Key(key), 0)
+        if key == Qt.Key_Home:
+            target = 0
+        elif key == Qt.Key_End:
+            target = len(cards) - 1
+        else:
+            target = min(max(position + step, 0), len(cards) - 1)
+        cards[target].setFocus(Qt.TabFocusReason)
+
+
+def _join(*parts: str | None) -> str:
+    return " · ".join(p for p in parts if p)
