@@ -608,6 +608,12 @@ def _duration(seconds: float) -> str:
 
 def _window_command(args: argparse.Namespace) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    if args.self_test:
+        os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+        from fashion_desktop.gui.self_test import check_window_search
+        from fashion_desktop.selftest import run_self_test
+
+        return run_self_test(check_window_search)
     try:
         from fashion_desktop.gui.app import run_app
     except ImportError as error:  # the window needs PySide6; the CLI does not

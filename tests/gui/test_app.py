@@ -26,6 +26,7 @@ def run_cli(args: list[str], tmp_path: Path, timeout: int = 180) -> subprocess.C
         "FASHION_DESKTOP_DATA_DIR": str(tmp_path / "data"),
         "XDG_CONFIG_HOME": str(tmp_path / "config"),
         "HOME": str(tmp_path / "home"),
+        "FASHION_DESKTOP_FORBID_NETWORK": "1",
     }
     return subprocess.run(
         [sys.executable, "-m", "fashion_desktop", *args],
@@ -95,6 +96,24 @@ def test_screenshot_hook_fails_cleanly_for_a_missing_query(tmp_path):
     assert "No such file" in result.stderr
     assert "Traceback" not in result.stderr
     assert not out.exists()
+
+
+def test_self_test_answers_a_query_in_the_window_offline(tmp_path):
+    """The installation check the frozen smoke test runs, from source, with network refused."""
+    import json
+
+    settings_before = (
+        sorted((tmp_path / "config").rglob("*")) if (tmp_path / "config").exists() else []
+    )
+    result = run_cli(["--self-test"], tmp_path, timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert report["ok"] is True and report["top_score"] >= 0.95
+    assert report["window_ready_s"] < 10
+    assert "Traceback" not in result.stderr
+    # The self-test keeps its settings in a temporary file, not the user's.
+    after = sorted((tmp_path / "config").rglob("*")) if (tmp_path / "config").exists() else []
+    assert after == settings_before
 
 
 def test_main_py_calls_the_cli():
