@@ -8,11 +8,27 @@ and provides the network guard the frozen smoke test switches on.
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 from collections.abc import Callable
 
 from fashion_desktop.core.errors import FashionDesktopError
+
+
+def process_age_s() -> float | None:
+    """Seconds since this process started (Linux ``/proc``; None elsewhere).
+
+    Unlike a timer started in Python, this includes interpreter or frozen-bootloader start-up.
+    """
+    try:
+        with open("/proc/self/stat", encoding="ascii") as handle:
+            start_ticks = int(handle.read().rsplit(")", 1)[1].split()[19])
+        with open("/proc/uptime", encoding="ascii") as handle:
+            uptime = float(handle.read().split()[0])
+        return uptime - start_ticks / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return None
 
 
 def run_self_test(check: Callable[[float], dict]) -> int:
