@@ -2,18 +2,20 @@
 
 A retrieved item is relevant to a query for a field (article type, colour, ...) when both have
 the same value. Queries come from a separate catalogue (honest: unseen products) or, without
-one, from the index itself, leave-one-out (each item queries all the others).
+one, from the index itself, leave-one-out (each item queries all the others). A before/after
+comparison re-embeds the index's catalogue with a new (e.g. fine-tuned) model and scores both.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
 from fashion_desktop.core.builder import BuildProgress, embed_items
-from fashion_desktop.core.catalogue import Catalogue
+from fashion_desktop.core.catalogue import Catalogue, CatalogueItem
 from fashion_desktop.core.embedder import Embedder
 from fashion_desktop.core.errors import FashionDesktopError
 from fashion_desktop.core.index import EmbeddingIndex, search_vectors_for
@@ -106,6 +108,14 @@ def score_rankings(
     return results
 
 
+def check_fields(index: EmbeddingIndex, fields: Sequence[str]) -> None:
+    missing = [f for f in fields if f not in index.fields]
+    if missing:
+        raise FashionDesktopError(
+            f"The index has no field {', '.join(missing)}; fields are: {', '.join(index.fields)}."
+        )
+
+
 @dataclass
 class QuerySet:
     """Query images embedded once, to score one or several indexes (e.g. before/after)."""
@@ -142,11 +152,7 @@ def evaluate(
     fields: Sequence[str] = DEFAULT_FIELDS,
 ) -> EvaluationReport:
     """Score retrieval for embedded ``queries``, or leave-one-out over the index without them."""
-    missing = [f for f in fields if f not in index.fields]
-    if missing:
-        raise FashionDesktopError(
-            f"The index has no field {', '.join(missing)}; fields are: {', '.join(index.fields)}."
-        )
+    check_fields(index, fields)
     index_values = {name: index.metadata_column(name) for name in fields}
     if queries is None:
         vectors = np.asarray(index.vectors)
@@ -173,3 +179,93 @@ def evaluate(
     report = EvaluationReport(k, mode, len(rankings), len(index), skipped=skipped)
     report.fields = score_rankings(query_meta, rankings, index_values, k, fields, self_rows)
     return report
+
+
+# ------------------------------------------------------------------------- before/after
+METRICS = (("precision", "P"), ("recall", "R"), ("map", "mAP"))
+
+
+def reembed_index(
+    index: EmbeddingIndex,
+    embedder: Embedder,
+    out: Path,
+    progress: Callable[[BuildProgress], None] | None = None,
+) -> EmbeddingIndex:
+    """The same catalogue items as ``index``, embedded with another model into ``out``.
+
+    The vector size follows the original (same PCA dimension when it was projected), so a
+    before/after comparison differs only in the model.
+    """
+    from fashion_desktop.core.builder import build_index
+
+    items = [
+        CatalogueItem(item.item_id, item.image_path, item.metadata)
+        for item in index.items(range(len(index)))
+    ]
+    catalogue = Catalogue(index.catalogue_root, index.path, "index", index.fields, items)
+    dim = index.projection.dim if index.projection is not None else "full"
+    build_index(catalogue, out, embedder, dim=dim, progress=progress)
+    return EmbeddingIndex.open(out)
+
+
+@dataclass
+class ModelComparison:
+    """The same queries and catalogue scored with the old model (before) and the new (after)."""
+
+    before: EvaluationReport
+    after: EvaluationReport
+    before_model: Mapping[str, str]
+    after_model: Mapping[str, str]
+
+    def to_json(self) -> dict:
+        delta = {}
+        for name, old in self.before.fields.items():
+            new = self.after.fields.get(name)
+            if new is not None:
+                delta[name] = {
+                    key: round(getattr(new, key) - getattr(old, key), 4)
+                    for key in ("precision", "recall", "map", "hit_rate")
+                }
+        return {
+            "before": {"model": dict(self.before_model), **self.before.to_json()},
+            "after": {"model": dict(self.after_model), **self.after.to_json()},
+            "delta": delta,
+        }
+
+    def table(self) -> str:
+        """A side-by-side text table: per field, each metric before, after and the change."""
+        k = self.before.k
+        head = f"{'field':<16}" + "".join(
+            f"{f'{short}@{k} before':>14}{'after':>8}{'Δ':>8}" for _, short in METRICS
+        )
+        old, new = self.before_model, self.after_model
+        lines = [
+            f"before: {old.get('source', '?')} ({old.get('fingerprint', '')[:12]})   "
+            f"after: {new.get('source', '?')} ({new.get('fingerprint', '')[:12]})",
+            f"{self.before.mode}: {self.before.queries:,} queries against "
+            f"{self.before.index_items:,} items (after: {self.after.index_items:,}), k = {k}",
+            head,
+        ]
+        for name, old in self.before.fields.items():
+            new = self.after.fields.get(name, FieldScores(name))
+            row = f"{name:<16}"
+            for key, _ in METRICS:
+                a, b = getattr(old, key), getattr(new, key)
+                row += f"{a:>14.3f}{b:>8.3f}{b - a:>+8.3f}"
+            lines.append(row)
+        return "\n".join(lines)
+
+
+def compare_models(
+    index: EmbeddingIndex,
+    before_queries: QuerySet | None,
+    after_index: EmbeddingIndex,
+    after_queries: QuerySet | None,
+    *,
+    k: int = 5,
+    fields: Sequence[str] = DEFAULT_FIELDS,
+) -> ModelComparison:
+    """Score the old index/queries and the re-embedded ones with the same k and fields."""
+    before = evaluate(index, before_queries, k=k, fields=fields)
+    after = evaluate(after_index, after_queries, k=k, fields=fields)
+    return ModelComparison(before, after, index.model, after_index.model)
