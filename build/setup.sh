@@ -8,12 +8,16 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 extras=""
 [[ "${1:-}" == "--dev" ]] && extras="[dev]"
 
-# Qt's xcb platform plugin, QtMultimedia (libpulse0, GStreamer), fonts, and Xvfb for screenshots.
+# Qt's xcb platform plugin, fonts, Xvfb for screenshots, and QtMultimedia: its FFmpeg backend
+# ships in the wheel but links libpulse, libX11, libXext and libXrandr (checked with ldd); VA-API
+# and PipeWire are loaded on demand (warnings without them); the GStreamer pair serves the
+# optional QT_MEDIA_BACKEND=gstreamer. Webcams are read through V4L2 (kernel, no package).
 system_packages=(
   libpulse0 libegl1 libgl1 libglib2.0-0 libfontconfig1 libdbus-1-3 libxkbcommon0
   libxkbcommon-x11-0 libxcb-cursor0 libxcb-icccm4 libxcb-image0 libxcb-keysyms1 libxcb-randr0
   libxcb-render-util0 libxcb-shape0 libxcb-xinerama0 libxcb-xkb1 libgstreamer1.0-0
-  libgstreamer-plugins-base1.0-0 fonts-dejavu-core xvfb xauth
+  libgstreamer-plugins-base1.0-0 libx11-6 libxext6 libxrandr2 libva2 libva-drm2 libva-x11-2
+  libpipewire-0.3-0 fonts-dejavu-core xvfb xauth
 )
 if command -v dpkg-query >/dev/null 2>&1; then
   missing=()

@@ -50,6 +50,18 @@ def build_parser() -> argparse.ArgumentParser:
     gui.add_argument("--filter", action="append", metavar="FIELD=VALUE", help="filter at launch")
     gui.add_argument("--screenshot", type=Path, help="save a screenshot after the query and exit")
     gui.add_argument("--kiosk", action="store_true", help="full-screen, locked-down kiosk mode")
+    gui.add_argument(
+        "--kiosk-config",
+        type=Path,
+        metavar="PATH",
+        help="kiosk settings JSON (idle timeout, fixed filters; default: kiosk.json in the "
+        "user data folder)",
+    )
+    gui.add_argument(  # for review screenshots: --kiosk --screenshot OUT --kiosk-screen capture
+        "--kiosk-screen",
+        choices=("attract", "capture", "results", "detail"),
+        help=argparse.SUPPRESS,
+    )
     gui.add_argument("--weights", help="model weights (file, model folder, 'imagenet', 'random')")
     gui.add_argument("--self-test", action="store_true", help="check the installation and exit")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -172,6 +184,15 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument(
         "--keep-checkpoint", action="store_true", help="keep the checkpoint weights when done"
     )
+    kiosk = commands.add_parser("kiosk", help="kiosk mode administration").add_subparsers(
+        dest="kiosk_command", metavar="ACTION", required=True
+    )
+    kiosk.add_parser(
+        "set-pin",
+        help="set the admin PIN that exits kiosk mode (asked twice; read from stdin if piped)",
+        description="Set the 4-12 digit PIN staff type to leave kiosk mode. Only a salted "
+        "scrypt hash is stored, in the user data folder.",
+    )
     return parser
 
 
@@ -187,6 +208,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "search": _search_command,
         "evaluate": _evaluate_command,
         "train": _train_command,
+        "kiosk": _kiosk_command,
         None: _window_command,
     }
     try:
@@ -604,6 +626,28 @@ def _duration(seconds: float) -> str:
     minutes, secs = divmod(int(seconds), 60)
     hours, minutes = divmod(minutes, 60)
     return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+def _kiosk_command(args: argparse.Namespace) -> int:
+    """``kiosk set-pin``: the PIN is typed twice (hidden on a terminal) and stored hashed."""
+    from fashion_desktop.core.kiosk_pin import check_pin_format, set_pin
+
+    if sys.stdin.isatty():
+        import getpass
+
+        pin = getpass.getpass("New kiosk admin PIN (4-12 digits): ")
+        check_pin_format(pin)
+        again = getpass.getpass("Type it again: ")
+    else:
+        lines = sys.stdin.read().splitlines()
+        pin = lines[0].strip() if lines else ""
+        again = lines[1].strip() if len(lines) > 1 else pin
+    check_pin_format(pin)
+    if again != pin:
+        raise FashionDesktopError("The two PINs differ; nothing was changed.")
+    path = set_pin(pin)
+    print(f"Kiosk PIN set (stored as a salted hash in {path}).")
+    return EXIT_OK
 
 
 def _window_command(args: argparse.Namespace) -> int:

@@ -108,13 +108,16 @@ class ScreenshotRun(QObject):
         *,
         expect_results: bool,
         timeout_s: float = SCREENSHOT_TIMEOUT_S,
+        ready_signal=None,
     ) -> None:
         super().__init__(window)
         self.window = window
         self.output = Path(output)
         self.exit_code: int | None = None
         self._expect_results = expect_results
-        if expect_results:
+        if ready_signal is not None:  # e.g. a kiosk screen that is ready to be photographed
+            ready_signal.connect(self._capture_soon)
+        elif expect_results:
             window.results_presented.connect(self._capture_soon)
         else:
             window.index_ready.connect(self._capture_soon)
@@ -153,18 +156,52 @@ class ScreenshotRun(QObject):
         self.exit_code = code
         if message:
             print(f"fashion-desktop: {message}", file=sys.stderr)
+        allow_exit = getattr(self.window, "allow_exit", None)
+        if allow_exit is not None:  # a kiosk only closes when told it may
+            allow_exit()
         self.window.close()
         QApplication.instance().exit(code)
 
 
 def run_app(args: argparse.Namespace) -> int:
-    """Open the window for ``fashion-desktop [--index DIR] [--query IMG] [--screenshot OUT]``."""
+    """Open the window for ``fashion-desktop [--index DIR] [--query IMG] [--screenshot OUT]``
+    (``--kiosk``: the full-screen kiosk, see :mod:`fashion_desktop.gui.kiosk`)."""
     app = create_application()
+    if getattr(args, "kiosk", False):
+        return _run_kiosk(app, args)
     window = build_window(args)
     screenshot = None
     if getattr(args, "screenshot", None):
         screenshot = ScreenshotRun(window, args.screenshot, expect_results=bool(args.query))
     window.show()
+    window.start()
+    if args.query:
+        window.open_paths(list(args.query))
+    code = app.exec()
+    if screenshot is not None and screenshot.exit_code is not None:
+        return screenshot.exit_code
+    return code
+
+
+def _run_kiosk(app: QApplication, args: argparse.Namespace) -> int:
+    """``--kiosk``: full screen; ``--screenshot`` photographs the attract screen, the results of
+    ``--query`` or the screen named by ``--kiosk-screen`` (attract, capture, results, detail)."""
+    from fashion_desktop.gui.kiosk import build_kiosk_window
+
+    screenshot_path = getattr(args, "screenshot", None)
+    screen = getattr(args, "kiosk_screen", None) or ("results" if args.query else "attract")
+    if screenshot_path and screen in ("results", "detail") and not args.query:
+        raise FashionDesktopError(f"The kiosk screen {screen!r} needs --query IMAGE.")
+    # A screenshot of the attract or capture screen needs no model: none is loaded.
+    no_model = bool(screenshot_path) and screen in ("attract", "capture") and not args.query
+    window = build_kiosk_window(args, require_pin=not screenshot_path, load_model=not no_model)
+    screenshot = None
+    if screenshot_path:
+        window.prepare_screenshot(screen, has_query=bool(args.query))
+        screenshot = ScreenshotRun(
+            window, screenshot_path, expect_results=False, ready_signal=window.screenshot_ready
+        )
+    window.show_kiosk()
     window.start()
     if args.query:
         window.open_paths(list(args.query))

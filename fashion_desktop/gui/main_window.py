@@ -7,11 +7,12 @@ embedding, or — only for a new crop — through the model again.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QMimeData, Qt, Signal
+from PySide6.QtCore import QMimeData, QObject, Qt, Signal
 from PySide6.QtGui import (
     QAction,
     QCloseEvent,
@@ -20,6 +21,7 @@ from PySide6.QtGui import (
     QDragMoveEvent,
     QDropEvent,
     QGuiApplication,
+    QImage,
     QKeySequence,
     QPixmap,
 )
@@ -41,6 +43,8 @@ from PySide6.QtWidgets import (
 from fashion_desktop.core.imaging import CropBox
 from fashion_desktop.core.search import SearchHit, SearchResponse
 from fashion_desktop.core.shortlist import ShortlistStore
+from fashion_desktop.gui.camera import FrameSource, captured_query, create_frame_source
+from fashion_desktop.gui.capture_view import CaptureDialog
 from fashion_desktop.gui.icons import icon, icon_size
 from fashion_desktop.gui.mime import may_contain_image, sources_from_mime
 from fashion_desktop.gui.models import ResultsModel
@@ -163,6 +167,9 @@ class MainWindow(QMainWindow):
         self._presented_id = 0
         self._answered_id = 0
         self.detail_dialog: ItemDetailDialog | None = None
+        self.capture_dialog: CaptureDialog | None = None
+        #: Makes the camera for the capture view (tests and the screenshot hook swap it).
+        self.frame_source_factory: Callable[[QObject], FrameSource] = create_frame_source
 
         self.controller = SearchController(self)
         self.thumbnails = ThumbnailLoader(self)
@@ -184,6 +191,8 @@ class MainWindow(QMainWindow):
         self.open_action.setShortcut(QKeySequence.Open)
         self.paste_action = QAction(icon("paste"), "Paste", self)
         self.paste_action.setShortcut(QKeySequence.Paste)
+        self.camera_action = QAction(icon("camera"), "Take a photo…", self)
+        self.camera_action.setShortcut(QKeySequence("Ctrl+Shift+C"))
         self.open_index_action = QAction(icon("catalogue"), "Open index…", self)
         self.demo_index_action = QAction("Use the demo catalogue", self)
         self.shortlist_action = QAction(icon("heart"), "Shortlist", self)
@@ -197,6 +206,7 @@ class MainWindow(QMainWindow):
         for action in (
             self.open_action,
             self.paste_action,
+            self.camera_action,
             self.shortlist_action,
             self.reset_crop_action,
             quit_action,
@@ -223,6 +233,7 @@ class MainWindow(QMainWindow):
         self.catalogue_button.setMenu(catalogue_menu)
         open_button = self._header_button(self.open_action, "Open photo", primary=True)
         paste_button = self._header_button(self.paste_action, "Paste")
+        self.camera_button = self._header_button(self.camera_action, "Camera")
         self.shortlist_button = self._header_button(self.shortlist_action, "Shortlist")
         self.model_status = ModelStatus()
         header_layout = QHBoxLayout(header)
@@ -236,6 +247,7 @@ class MainWindow(QMainWindow):
         header_layout.addWidget(self.model_status)
         header_layout.addSpacing(10)
         header_layout.addWidget(paste_button)
+        header_layout.addWidget(self.camera_button)
         header_layout.addWidget(open_button)
         header_layout.addWidget(self.shortlist_button)
 
@@ -351,6 +363,7 @@ class MainWindow(QMainWindow):
     def _connect(self) -> None:
         self.open_action.triggered.connect(self.open_with_dialog)
         self.paste_action.triggered.connect(self.paste)
+        self.camera_action.triggered.connect(self.open_camera)
         self.open_index_action.triggered.connect(self.open_index_with_dialog)
         self.demo_index_action.triggered.connect(lambda: self.open_index(demo_index_path()))
         self.shortlist_action.toggled.connect(self.set_shortlist_visible)
@@ -429,6 +442,26 @@ class MainWindow(QMainWindow):
             self.notify("warning", "The clipboard is empty.")
             return 0
         return self.open_mime(mime, origin="pasted image")
+
+    def open_camera(self) -> CaptureDialog:
+        """The capture dialog: live preview → Capture → Use searches with the photo."""
+        if self.capture_dialog is not None:
+            self.capture_dialog.raise_()
+            return self.capture_dialog
+        dialog = CaptureDialog(self.frame_source_factory(self), parent=self)
+        dialog.setAttribute(Qt.WA_DeleteOnClose)
+        dialog.used.connect(self.search_camera_frame)
+        dialog.finished.connect(lambda _result: dialog.view.source.deleteLater())
+        dialog.destroyed.connect(lambda: setattr(self, "capture_dialog", None))
+        self.capture_dialog = dialog
+        dialog.open()
+        return dialog
+
+    def search_camera_frame(self, image: QImage) -> int:
+        """Search with a captured webcam frame (crop it in the preview like any photo)."""
+        if image.isNull():
+            return 0
+        return self.search_sources([captured_query(image)])
 
     def search_sources(self, sources: list[QuerySource]) -> int:
         if not sources:
@@ -704,6 +737,8 @@ class MainWindow(QMainWindow):
         self.controller.shutdown()
         if self.detail_dialog is not None:
             self.detail_dialog.close()
+        if self.capture_dialog is not None:
+            self.capture_dialog.close()
         store = self.shortlist_panel.store
         if store is not None:
             store.close()

@@ -70,7 +70,9 @@ class QuerySource:
             return ("path", str(self.path))
         if self.data is not None:
             return ("data", len(self.data), hash(self.data))
-        return ("qimage", id(self.qimage))
+        # cacheKey() is unique to these pixels; id() is reused once an image is freed.
+        assert self.qimage is not None
+        return ("qimage", self.qimage.cacheKey())
 
 
 @dataclass(frozen=True)
@@ -246,6 +248,12 @@ class InferenceWorker(QObject):
         waiting, self._waiting = self._waiting, None
         if waiting is not None and self._mailbox.is_latest(waiting.request_id):
             self._run(waiting)
+
+    @Slot()
+    def forget_queries(self) -> None:
+        """Drop every decoded query image and any query waiting for the model (privacy)."""
+        self._decoded_cache.clear()
+        self._waiting = None
 
     def _run(self, request: SearchRequest) -> None:
         self.runs += 1

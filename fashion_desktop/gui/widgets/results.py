@@ -52,20 +52,19 @@ class ElidedLabel(QLabel):
     def _lines(self) -> list[str]:
         metrics = QFontMetrics(self.font())
         width = max(10, self.contentsRect().width())
-        words, lines, current = self.text().split(), [], ""
-        for index, word in enumerate(words):
-            candidate = f"{current} {word}".strip()
+        words, lines, current, index = self.text().split(), [], "", 0
+        # Wrap whole words onto every line but the last, which takes the rest, elided.
+        while index < len(words) and len(lines) < self._max_lines - 1:
+            candidate = f"{current} {words[index]}".strip()
             if metrics.horizontalAdvance(candidate) <= width or not current:
-                current = candidate
-                continue
-            lines.append(current)
-            current = word
-            if len(lines) == self._max_lines - 1:
-                current = " ".join(words[index:])
-                break
-        if current:
-            lines.append(metrics.elidedText(current, Qt.ElideRight, width))
-        return lines[: self._max_lines]
+                current, index = candidate, index + 1
+            else:
+                lines.append(current)
+                current = ""
+        rest = " ".join([current, *words[index:]]).strip()
+        if rest:
+            lines.append(metrics.elidedText(rest, Qt.ElideRight, width))
+        return lines
 
     def paintEvent(self, _event) -> None:  # noqa: N802
         painter = QPainter(self)
