@@ -15,6 +15,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 
 # Harmless lines known to appear on stderr (TensorFlow start-up chatter on a CPU-only machine).
@@ -48,6 +49,7 @@ def main() -> int:
     prefix = network_isolation()
     env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "FASHION_DESKTOP_FORBID_NETWORK": "1"}
     env.pop("DISPLAY", None)
+    env.setdefault("XDG_RUNTIME_DIR", tempfile.mkdtemp(prefix="fd-smoke-runtime-"))
     started = time.perf_counter()
     run = subprocess.run(
         [*prefix, program, "--self-test"],
