@@ -151,7 +151,7 @@ def demo_image(index: int = 0) -> Path:
 def send_drop(window: MainWindow, mime) -> bool:
     """Drag ``mime`` over the query preview and drop it; returns whether the drag was accepted."""
     point = window.preview.mapTo(window, window.preview.rect().center())
-    enter = QDragEnterEvent(QPointF(point), Qt.CopyAction, mime, Qt.LeftButton, Qt.NoModifier)
+    enter = QDragEnterEvent(point, Qt.CopyAction, mime, Qt.LeftButton, Qt.NoModifier)
     QApplication.sendEvent(window, enter)
     if not enter.isAccepted():
         return False
