@@ -53,6 +53,18 @@ class CountingEmbedder:
         return self._embedder.predict(raw)
 
 
+@pytest.fixture(autouse=True)
+def clean_clipboard(qapp) -> Iterator[None]:
+    """Empty the clipboard after each test.
+
+    Data a test puts there (a Python-made QMimeData) is owned by Qt's clipboard; left until
+    process exit, QtGui destroys it after Python has shut down and the process segfaults.
+    """
+    yield
+    QApplication.clipboard().clear()
+    qapp.processEvents()
+
+
 @pytest.fixture(scope="session")
 def window_embedder(request: pytest.FixtureRequest):
     """The bundled fashion model (the demo index was built with it), loaded once."""
