@@ -97,9 +97,29 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("--json", action="store_true", help="print JSON Lines, one per query")
     search.add_argument("--weights", help="model weights (default: the bundled fashion model)")
 
-    evaluate = commands.add_parser("evaluate", help="measure retrieval precision/recall/mAP")
+    evaluate = commands.add_parser(
+        "evaluate",
+        help="measure retrieval precision/recall/mAP",
+        description="Catalogue-style queries (--queries, default leave-one-out): P/R/mAP@k of "
+        "metadata agreement. Photos (--photos): exact-item Recall@1/@k. Both side by side when "
+        "both are given.",
+    )
     evaluate.add_argument("--index", type=Path, required=True)
     evaluate.add_argument("--queries", type=Path, help="query catalogue (default: leave-one-out)")
+    evaluate.add_argument(
+        "--photos",
+        type=Path,
+        metavar="PHOTO_CATALOGUE",
+        help="catalogue of photos whose id column names the indexed item each shows: report "
+        "exact-item Recall@1/@k (e.g. made by tests/benchmarks/make_photo_queries.py)",
+    )
+    evaluate.add_argument(
+        "--localise",
+        choices=("auto", "always", "never"),
+        default="never",
+        help="crop query images to the garment first (class-activation box): auto = only "
+        "images that are not a product on a plain background (default: never)",
+    )
     evaluate.add_argument("-k", type=int, default=5)
     evaluate.add_argument(
         "--fields",
@@ -421,7 +441,12 @@ def _print_response(response) -> None:
 
 def _evaluate_command(args: argparse.Namespace) -> int:
     from fashion_desktop.core.catalogue import read_catalogue
-    from fashion_desktop.core.evaluation import DEFAULT_FIELDS, embed_queries, evaluate
+    from fashion_desktop.core.evaluation import (
+        DEFAULT_FIELDS,
+        embed_queries,
+        evaluate,
+        evaluate_photos,
+    )
     from fashion_desktop.core.index import EmbeddingIndex
 
     if args.k < 1:
@@ -429,30 +454,72 @@ def _evaluate_command(args: argparse.Namespace) -> int:
     fields = tuple(f.strip() for f in args.fields.split(",")) if args.fields else DEFAULT_FIELDS
     index = EmbeddingIndex.open(args.index)
     queries = read_catalogue(args.queries) if args.queries else None
+    photos = read_catalogue(args.photos) if args.photos else None
     if args.compare_weights:
+        if photos is not None:
+            raise FashionDesktopError("--photos cannot be combined with --compare-weights yet.")
         return _compare_models(args, index, queries, fields)
-    query_set = None
-    if queries is not None:
+    query_set = photo_set = None
+    if queries is not None or photos is not None:
         embedder = _load_embedder(args.weights)
         index.check_model(embedder.identity)
-        with _progress_bar("Embedding queries", len(queries)) as update:
-            query_set = embed_queries(queries, embedder, update)
-    report = evaluate(index, query_set, k=args.k, fields=fields)
-    if args.json:
-        print(json.dumps(report.to_json()))
-        return EXIT_OK
-    print(
-        f"{report.mode}: {report.queries:,} queries against {report.index_items:,} items, "
-        f"k = {report.k}"
-        + (f", {len(report.skipped)} unreadable skipped" if report.skipped else "")
+        if queries is not None:
+            with _progress_bar("Embedding queries", len(queries)) as update:
+                query_set = embed_queries(queries, embedder, update, localise=args.localise)
+        if photos is not None:
+            with _progress_bar("Embedding photos", len(photos)) as update:
+                photo_set = embed_queries(photos, embedder, update, localise=args.localise)
+    # Leave-one-out is the default only when no query of either kind is given.
+    report = (
+        evaluate(index, query_set, k=args.k, fields=fields)
+        if photos is None or queries is not None
+        else None
     )
-    print(f"{'field':<16}{'P@k':>8}{'R@k':>8}{'mAP@k':>8}{'hit@k':>8}{'queries':>9}")
-    for name, scores in report.fields.items():
+    photo_report = (
+        evaluate_photos(index, photo_set, ks=(1, args.k)) if photo_set is not None else None
+    )
+    if args.json:
+        if photo_report is None and report is not None:
+            print(json.dumps(report.to_json()))
+        else:
+            catalogue = report.to_json() if report is not None else None
+            print(json.dumps({"catalogue": catalogue, "photos": photo_report.to_json()}))
+        return EXIT_OK
+    if report is not None:
         print(
-            f"{name:<16}{scores.precision:>8.3f}{scores.recall:>8.4f}{scores.map:>8.3f}"
-            f"{scores.hit_rate:>8.3f}{scores.queries:>9,}"
+            f"{report.mode}: {report.queries:,} queries against {report.index_items:,} items, "
+            f"k = {report.k}"
+            + (f", {len(report.skipped)} unreadable skipped" if report.skipped else "")
         )
+        print(f"{'field':<16}{'P@k':>8}{'R@k':>8}{'mAP@k':>8}{'hit@k':>8}{'queries':>9}")
+        for name, scores in report.fields.items():
+            print(
+                f"{name:<16}{scores.precision:>8.3f}{scores.recall:>8.4f}{scores.map:>8.3f}"
+                f"{scores.hit_rate:>8.3f}{scores.queries:>9,}"
+            )
+    if photo_report is not None:
+        _print_photo_report(photo_report)
     return EXIT_OK
+
+
+def _print_photo_report(report) -> None:
+    """Exact-item Recall@k of photos, overall and per scene when the catalogue names scenes."""
+    notes = []
+    if report.not_in_index:
+        notes.append(f"{len(report.not_in_index)} whose item is not in the index left out")
+    if report.skipped:
+        notes.append(f"{len(report.skipped)} unreadable skipped")
+    print(
+        f"photos: {report.queries:,} queries against {report.index_items:,} items"
+        + (f" ({'; '.join(notes)})" if notes else "")
+    )
+    columns = "".join(f"{f'R@{k}':>8}" for k in report.ks)
+    print(f"{'exact item':<16}{columns}{f'MRR@{max(report.ks)}':>9}{'queries':>9}")
+    values = "".join(f"{report.recall[k]:>8.3f}" for k in report.ks)
+    print(f"{'all':<16}{values}{report.mrr:>9.3f}{report.queries:>9,}")
+    for name, scores in report.groups.items():
+        values = "".join(f"{scores[f'R@{k}']:>8.3f}" for k in report.ks)
+        print(f"{'  ' + name:<16}{values}{'':>9}{int(scores['queries']):>9,}")
 
 
 def _compare_models(args: argparse.Namespace, index, queries, fields: Sequence[str]) -> int:

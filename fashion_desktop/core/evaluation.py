@@ -1,9 +1,12 @@
-"""Retrieval quality: precision, recall and mAP at k of metadata agreement.
+"""Retrieval quality: precision, recall and mAP at k of metadata agreement; exact-item recall.
 
-A retrieved item is relevant to a query for a field (article type, colour, ...) when both have
-the same value. Queries come from a separate catalogue (honest: unseen products) or, without
-one, from the index itself, leave-one-out (each item queries all the others). A before/after
-comparison re-embeds the index's catalogue with a new (e.g. fine-tuned) model and scores both.
+Two kinds of query are scored. **Catalogue-style** queries (a product on white): a retrieved
+item is relevant for a field (article type, colour, ...) when both have the same value. Queries
+come from a separate catalogue (honest: unseen products) or, without one, from the index itself,
+leave-one-out (each item queries all the others). **Photos** (a garment somewhere in a busy
+frame) show one particular item of the index, named by the photo catalogue's ``id``: Recall@k is
+the share of photos whose item is among the first k results. A before/after comparison re-embeds
+the index's catalogue with a new (e.g. fine-tuned) model and scores both.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from fashion_desktop.core.builder import BuildProgress, embed_items
 from fashion_desktop.core.catalogue import Catalogue, CatalogueItem
 from fashion_desktop.core.embedder import Embedder
 from fashion_desktop.core.errors import FashionDesktopError
+from fashion_desktop.core.imaging import CropBox
 from fashion_desktop.core.index import EmbeddingIndex, search_vectors_for
 
 DEFAULT_FIELDS = ("articleType", "baseColour", "gender", "masterCategory")
@@ -125,13 +129,21 @@ class QuerySet:
     raw: np.ndarray  # (n, 2048)
     skipped: list[tuple[str, str]]
     fingerprint: str
+    item_ids: list[str] = field(default_factory=list)  # the catalogue ids, row for row
+    boxes: list[CropBox | None] = field(default_factory=list)  # searched regions, if localised
 
 
 def embed_queries(
     catalogue: Catalogue,
     embedder: Embedder,
     progress: Callable[[BuildProgress], None] | None = None,
+    *,
+    localise: str = "never",
 ) -> QuerySet:
+    """Embed a query catalogue; ``localise`` (auto/always/never) crops photos to the garment
+    first (:mod:`fashion_desktop.core.localise`), one image at a time as the window does."""
+    if localise != "never":
+        return _embed_localised(catalogue, embedder, progress, localise)
     embedded, raw, skipped = embed_items(catalogue.items, embedder, progress)
     if not embedded:
         raise FashionDesktopError("None of the query images could be read.")
@@ -141,7 +153,50 @@ def embed_queries(
         raw,
         skipped,
         embedder.identity.fingerprint,
+        [item.item_id for item, _ in embedded],
     )
+
+
+def _embed_localised(
+    catalogue: Catalogue,
+    embedder: Embedder,
+    progress: Callable[[BuildProgress], None] | None,
+    mode: str,
+) -> QuerySet:
+    import time
+
+    from fashion_desktop.core.errors import ImageError
+    from fashion_desktop.core.imaging import load_image
+    from fashion_desktop.core.localise import GarmentLocator, embed_query
+
+    try:
+        locator = GarmentLocator(embedder)
+    except ValueError as error:
+        raise FashionDesktopError(f"Cannot localise garments: {error}.") from None
+    started = time.perf_counter()
+    metadata, hashes, vectors, ids, boxes = [], [], [], [], []
+    skipped: list[tuple[str, str]] = []
+    for done, item in enumerate(catalogue.items, start=1):
+        try:
+            query = load_image(item.image_path)
+        except ImageError as error:
+            skipped.append((str(item.image_path), str(error)))
+        else:
+            result = embed_query(query.image, embedder, locator, mode)
+            metadata.append(item.metadata)
+            hashes.append(query.sha256)
+            vectors.append(result.raw)
+            ids.append(item.item_id)
+            boxes.append(result.box)
+        if progress:
+            elapsed = time.perf_counter() - started
+            progress(
+                BuildProgress(done, len(catalogue.items), len(vectors), 0, len(skipped), elapsed)
+            )
+    if not vectors:
+        raise FashionDesktopError("None of the query images could be read.")
+    fingerprint = embedder.identity.fingerprint
+    return QuerySet(metadata, hashes, np.stack(vectors), skipped, fingerprint, ids, boxes)
 
 
 def evaluate(
@@ -178,6 +233,112 @@ def evaluate(
     rankings = [[row for row, _ in hits] for hits in ranked]
     report = EvaluationReport(k, mode, len(rankings), len(index), skipped=skipped)
     report.fields = score_rankings(query_meta, rankings, index_values, k, fields, self_rows)
+    return report
+
+
+# ---------------------------------------------------------------------------- photos
+#: Photo catalogues written by ``tests/benchmarks/make_photo_queries.py`` name each photo's scene.
+PHOTO_GROUP_FIELD = "scene"
+
+
+@dataclass
+class PhotoReport:
+    """Exact-item retrieval of photos: Recall@k for each k, the mean reciprocal rank, by group."""
+
+    ks: tuple[int, ...]
+    queries: int
+    index_items: int
+    recall: dict[int, float] = field(default_factory=dict)
+    mrr: float = 0.0
+    groups: dict[str, dict[str, float]] = field(default_factory=dict)
+    not_in_index: list[str] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+
+    def to_json(self) -> dict:
+        return {
+            "mode": "photos",
+            "queries": self.queries,
+            "index_items": self.index_items,
+            "recall": {f"R@{k}": round(value, 4) for k, value in self.recall.items()},
+            f"mrr@{max(self.ks)}": round(self.mrr, 4),
+            "not_in_index": len(self.not_in_index),
+            "skipped": len(self.skipped),
+            "groups": {
+                name: {key: round(value, 4) for key, value in scores.items()}
+                for name, scores in self.groups.items()
+            },
+        }
+
+
+def exact_item_recall(
+    target_rows: Sequence[int], rankings: Sequence[Sequence[int]], ks: Sequence[int]
+) -> tuple[dict[int, float], float]:
+    """Recall@k (the target row among the first k) for each k, and MRR over max(ks) results."""
+    if not rankings:
+        return {k: 0.0 for k in ks}, 0.0
+    ranks = []
+    for target, ranked in zip(target_rows, rankings, strict=True):
+        position = list(ranked[: max(ks)]).index(target) + 1 if target in ranked[: max(ks)] else 0
+        ranks.append(position)
+    found = np.array(ranks)
+    recall = {k: float(np.mean((found > 0) & (found <= k))) for k in ks}
+    mrr = float(np.mean(np.where(found > 0, 1.0 / np.maximum(found, 1), 0.0)))
+    return recall, mrr
+
+
+def evaluate_photos(
+    index: EmbeddingIndex,
+    photos: QuerySet,
+    *,
+    ks: Sequence[int] = (1, 5),
+    group_field: str = PHOTO_GROUP_FIELD,
+) -> PhotoReport:
+    """Exact-item Recall@k of embedded photos whose catalogue ids name items of ``index``.
+
+    Photos of items the index lacks cannot be found and are left out (and counted): the index
+    must contain every photo's item for the figure to mean anything. Nothing is excluded from
+    the ranking: the item's own catalogue image is exactly what a photo should find.
+    """
+    if photos.fingerprint != index.model["fingerprint"]:
+        raise FashionDesktopError(
+            "The photos were embedded with another model than the index was built with."
+        )
+    ks = tuple(sorted(set(ks)))
+    if not ks or ks[0] < 1:
+        raise FashionDesktopError("Recall needs k of at least 1.")
+    ids = photos.item_ids or [meta.get("id", "") for meta in photos.metadata]
+    targets: list[int] = []
+    kept: list[int] = []
+    missing: list[str] = []
+    for position, item_id in enumerate(ids):
+        row = index.row_of(item_id) if item_id else None
+        if row is None:
+            missing.append(item_id)
+        else:
+            targets.append(row)
+            kept.append(position)
+    if not kept:
+        raise FashionDesktopError(
+            f"None of the {len(ids):,} photos shows an item of the index: each photo's id must be "
+            "the id of the indexed item it shows."
+        )
+    vectors = search_vectors_for(photos.raw[kept], index.projection)
+    ranked = index.search_many(vectors, max(ks))
+    rankings = [[row for row, _ in hits] for hits in ranked]
+    report = PhotoReport(ks, len(kept), len(index), not_in_index=missing, skipped=photos.skipped)
+    report.recall, report.mrr = exact_item_recall(targets, rankings, ks)
+    groups: dict[str, list[int]] = {}
+    for n, position in enumerate(kept):
+        value = photos.metadata[position].get(group_field, "")
+        if value:
+            groups.setdefault(value, []).append(n)
+    for name, members in sorted(groups.items()):
+        recall, _ = exact_item_recall(
+            [targets[n] for n in members], [rankings[n] for n in members], ks
+        )
+        report.groups[name] = {"queries": float(len(members))} | {
+            f"R@{k}": value for k, value in recall.items()
+        }
     return report
 
 
