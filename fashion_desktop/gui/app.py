@@ -174,6 +174,16 @@ def run_app(args: argparse.Namespace) -> int:
     if getattr(args, "screenshot", None):
         screenshot = ScreenshotRun(window, args.screenshot, expect_results=bool(args.query))
     window.show()
+    return _start_and_run(app, window, args, screenshot)
+
+
+def _start_and_run(
+    app: QApplication,
+    window: MainWindow,
+    args: argparse.Namespace,
+    screenshot: ScreenshotRun | None,
+) -> int:
+    """Start the shown window's workers, submit ``--query``, run the event loop to the end."""
     window.start()
     if args.query:
         window.open_paths(list(args.query))
@@ -202,10 +212,4 @@ def _run_kiosk(app: QApplication, args: argparse.Namespace) -> int:
             window, screenshot_path, expect_results=False, ready_signal=window.screenshot_ready
         )
     window.show_kiosk()
-    window.start()
-    if args.query:
-        window.open_paths(list(args.query))
-    code = app.exec()
-    if screenshot is not None and screenshot.exit_code is not None:
-        return screenshot.exit_code
-    return code
+    return _start_and_run(app, window, args, screenshot)
