@@ -426,7 +426,7 @@ class EmbeddingIndex:
         ]
 
     def value_counts(self, field: str) -> dict[str, int]:
-        """Items per case-folded value of ``field`` (the denominator of recall)."""
+        """Items per case-folded value of ``field``."""
         return {
             folded: count
             for folded, count in self._query_all(

@@ -176,12 +176,7 @@ class SearchEngine:
         return self.embedder
 
     def _to_index_space(self, unit: np.ndarray) -> np.ndarray:
-        projection = self.index.projection
-        return projection.apply(unit[np.newaxis])[0] if projection is not None else unit
-
-    def embed_for_index(self, raw: np.ndarray) -> np.ndarray:
-        """Raw embeddings → this index's search vectors (projection applied if any)."""
-        return search_vectors_for(raw, self.index.projection)
+        return search_vectors_for(unit[np.newaxis], self.index.projection)[0]
 
     def _search_vector(
         self,

@@ -27,13 +27,13 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import numpy as np  # noqa: E402
-from common import SHARED, machine_summary, save_json, split_ids  # noqa: E402
+from common import SHARED, machine_summary, save_json, split_ids, wait_for_signal  # noqa: E402
 
 WARM_UP = 5
 
 
 def measure(queries: int) -> dict:
-    from PySide6.QtCore import QEventLoop, QSettings, QTimer
+    from PySide6.QtCore import QSettings
     from PySide6.QtGui import QImage
 
     from fashion_desktop.gui.app import create_application, default_embedder_factory
@@ -58,14 +58,7 @@ def measure(queries: int) -> dict:
     window.show()
     window.start()
 
-    def wait_for(signal, timeout_ms: int = 120_000) -> None:
-        loop = QEventLoop()
-        signal.connect(loop.quit)
-        QTimer.singleShot(timeout_ms, loop.quit)
-        loop.exec()
-        signal.disconnect(loop.quit)
-
-    wait_for(window.controller.model_ready)
+    wait_for_signal(window.controller.model_ready)
     photos = [SHARED / "catalog" / "images" / f"{i}.jpg" for i in split_ids("val", queries + 50)]
     frames = [stage_in_frame(image) for p in photos if not (image := QImage(str(p))).isNull()]
     frames = frames[: queries + WARM_UP]
@@ -79,7 +72,7 @@ def measure(queries: int) -> dict:
         started = time.perf_counter()
         view.capture()
         view.use()
-        wait_for(window.results_presented)
+        wait_for_signal(window.results_presented)
         elapsed = (time.perf_counter() - started) * 1000
         if len(window.results_model.hits) != 5:
             raise SystemExit(f"capture {position} did not give five results")

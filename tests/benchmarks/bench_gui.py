@@ -30,7 +30,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import numpy as np  # noqa: E402
-from common import SHARED, machine_summary, save_json, split_ids  # noqa: E402
+from common import SHARED, machine_summary, save_json, split_ids, wait_for_signal  # noqa: E402
 
 LAUNCH_PROBE = """
 import os, sys, time, json, psutil
@@ -93,7 +93,7 @@ def launch_times(query: Path | None, runs: int = 3) -> list[dict]:
 
 def in_process(queries: int, soak: int) -> dict:
     import psutil
-    from PySide6.QtCore import QElapsedTimer, QEventLoop, QSettings, QTimer
+    from PySide6.QtCore import QElapsedTimer, QSettings, QTimer
 
     from fashion_desktop.gui.app import build_window, create_application
     from fashion_desktop.gui.settings import AppSettings
@@ -113,18 +113,11 @@ def in_process(queries: int, soak: int) -> dict:
     window.show()
     window.start()
 
-    def wait_for(signal, timeout_ms: int = 120_000) -> None:
-        loop = QEventLoop()
-        signal.connect(loop.quit)
-        QTimer.singleShot(timeout_ms, loop.quit)
-        loop.exec()
-        signal.disconnect(loop.quit)
-
-    wait_for(window.controller.model_ready)
+    wait_for_signal(window.controller.model_ready)
     paths = [SHARED / "catalog" / "images" / f"{i}.jpg" for i in split_ids("val", queries + 5)]
     for path in paths[:5]:  # warm: first thumbnails, first traced shapes
         window.open_paths([path])
-        wait_for(window.results_presented)
+        wait_for_signal(window.results_presented)
 
     beats: list[int] = []
     clock = QElapsedTimer()
@@ -137,7 +130,7 @@ def in_process(queries: int, soak: int) -> dict:
     for path in paths[5:]:
         t0 = time.perf_counter()
         window.open_paths([path])
-        wait_for(window.results_presented)
+        wait_for_signal(window.results_presented)
         latencies.append((time.perf_counter() - t0) * 1000)
     heartbeat.stop()
     gaps = np.diff(np.asarray(beats))
@@ -145,7 +138,7 @@ def in_process(queries: int, soak: int) -> dict:
     memory = {}
     for done in range(soak):
         window.open_paths([paths[5 + done % queries]])
-        wait_for(window.results_presented)
+        wait_for_signal(window.results_presented)
         if done + 1 == 10:
             memory["after_10_mb"] = process.memory_info().rss / 1e6
     memory["after_soak_mb"] = process.memory_info().rss / 1e6
