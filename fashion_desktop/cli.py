@@ -96,6 +96,7 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("--blend", action="store_true", help="merge all images into one query")
     search.add_argument("--json", action="store_true", help="print JSON Lines, one per query")
     search.add_argument("--weights", help="model weights (default: the bundled fashion model)")
+    _add_ranking_options(search)
 
     evaluate = commands.add_parser(
         "evaluate",
@@ -113,13 +114,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="catalogue of photos whose id column names the indexed item each shows: report "
         "exact-item Recall@1/@k (e.g. made by tests/benchmarks/make_photo_queries.py)",
     )
-    evaluate.add_argument(
-        "--localise",
-        choices=("auto", "always", "never"),
-        default="never",
-        help="crop query images to the garment first (class-activation box): auto = only "
-        "images that are not a product on a plain background (default: never)",
-    )
+    _add_ranking_options(evaluate)
     evaluate.add_argument("-k", type=int, default=5)
     evaluate.add_argument(
         "--fields",
@@ -193,6 +188,20 @@ def build_parser() -> argparse.ArgumentParser:
         help="add a projection head trained with a contrastive retrieval loss (not exported)",
     )
     train.add_argument(
+        "--photo-views",
+        type=_fraction,
+        default=0.0,
+        metavar="SHARE",
+        help="photo-robust training: show this share (0-1) of each batch's items again as a "
+        "simulated photo (busy background, angle, light, blur) (default 0: off)",
+    )
+    train.add_argument(
+        "--instance-weight",
+        type=float,
+        default=0.5,
+        help="weight of the term pulling an item's clean and photo views together (default 0.5)",
+    )
+    train.add_argument(
         "--precision",
         choices=("auto", "float32", "mixed"),
         default="auto",
@@ -250,6 +259,45 @@ def _default_index() -> Path:
     from fashion_desktop.resources import demo_index_path
 
     return demo_index_path()
+
+
+def _fraction(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"must lie between 0 and 1, not {value:g}")
+    return value
+
+
+def _add_ranking_options(parser: argparse.ArgumentParser) -> None:
+    """How queries are localised and ranked: the same options for search and evaluate."""
+    parser.add_argument(
+        "--localise",
+        choices=("auto", "always", "never"),
+        default="auto",
+        help="crop a query to the garment first (class-activation box): auto = only images that "
+        "are not a product on a plain background (default), always, or never",
+    )
+    parser.add_argument(
+        "--match-colour",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="rank items the model sees in the query's colour higher (default: on)",
+    )
+    parser.add_argument(
+        "--cosine-only",
+        action="store_true",
+        help="rank by embedding cosine alone, without the classifier heads' label agreement",
+    )
+
+
+def _scoring(args: argparse.Namespace):
+    from fashion_desktop.core.scoring import COSINE_ONLY, DEFAULT_SCORING
+
+    scoring = COSINE_ONLY if args.cosine_only else DEFAULT_SCORING
+    return scoring.with_match_colour(args.match_colour)
 
 
 def _load_embedder(weights: str | None, batch_size: int | None = None):
@@ -388,7 +436,9 @@ def _search_command(args: argparse.Namespace) -> int:
             failed += 1
     if not queries:
         return EXIT_FAILED
-    engine = SearchEngine(index, _load_embedder(args.weights))
+    engine = SearchEngine(
+        index, _load_embedder(args.weights), scoring=_scoring(args), localise=args.localise
+    )
     if args.blend:
         responses = engine.search_images(queries, k=args.k, filters=filters, blend=True)
     else:  # one at a time: a per-image latency, and a failure never hides the others
@@ -471,12 +521,14 @@ def _evaluate_command(args: argparse.Namespace) -> int:
                 photo_set = embed_queries(photos, embedder, update, localise=args.localise)
     # Leave-one-out is the default only when no query of either kind is given.
     report = (
-        evaluate(index, query_set, k=args.k, fields=fields)
+        evaluate(index, query_set, k=args.k, fields=fields, scoring=_scoring(args))
         if photos is None or queries is not None
         else None
     )
     photo_report = (
-        evaluate_photos(index, photo_set, ks=(1, args.k)) if photo_set is not None else None
+        evaluate_photos(index, photo_set, ks=(1, args.k), scoring=_scoring(args))
+        if photo_set is not None
+        else None
     )
     if args.json:
         if photo_report is None and report is not None:
@@ -491,6 +543,7 @@ def _evaluate_command(args: argparse.Namespace) -> int:
             f"k = {report.k}"
             + (f", {len(report.skipped)} unreadable skipped" if report.skipped else "")
         )
+        print(f"ranked by {report.scoring}; localisation: {args.localise}")
         print(f"{'field':<16}{'P@k':>8}{'R@k':>8}{'mAP@k':>8}{'hit@k':>8}{'queries':>9}")
         for name, scores in report.fields.items():
             print(
@@ -539,7 +592,7 @@ def _compare_models(args: argparse.Namespace, index, queries, fields: Sequence[s
         old = _load_embedder(args.weights)
         index.check_model(old.identity)
         with _progress_bar("Queries, old model", len(queries)) as update:
-            before_queries = embed_queries(queries, old, update)
+            before_queries = embed_queries(queries, old, update, localise=args.localise)
     new = _load_embedder(args.compare_weights)
     with tempfile.TemporaryDirectory(prefix="fashion-compare-") as workdir:
         with _progress_bar("Catalogue, new model", len(index)) as update:
@@ -547,9 +600,15 @@ def _compare_models(args: argparse.Namespace, index, queries, fields: Sequence[s
         try:
             if queries is not None:
                 with _progress_bar("Queries, new model", len(queries)) as update:
-                    after_queries = embed_queries(queries, new, update)
+                    after_queries = embed_queries(queries, new, update, localise=args.localise)
             comparison = compare_models(
-                index, before_queries, after_index, after_queries, k=args.k, fields=fields
+                index,
+                before_queries,
+                after_index,
+                after_queries,
+                k=args.k,
+                fields=fields,
+                scoring=_scoring(args),
             )
         finally:
             after_index.close()
@@ -588,6 +647,8 @@ def _train_command(args: argparse.Namespace) -> int:
         validation_steps=args.val_steps,
         augment=not args.no_augment,
         projection_dim=args.projection_dim,
+        photo_views=args.photo_views,
+        instance_weight=args.instance_weight,
         precision=args.precision,
         seed=args.seed,
         workers=args.workers,

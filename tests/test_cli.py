@@ -36,8 +36,8 @@ def json_lines(out: str) -> list[dict]:
 
 
 def check_response_schema(answer: dict, k: int) -> None:
-    assert set(answer) <= {"query", "results", "timings_ms", "predicted"}
-    assert {"query", "results", "timings_ms"} <= set(answer)
+    assert set(answer) <= {"query", "results", "timings_ms", "predicted", "scoring", "garment_box"}
+    assert {"query", "results", "timings_ms", "scoring"} <= set(answer)
     assert isinstance(answer["query"], str)
     assert len(answer["results"]) == k
     for rank, result in enumerate(answer["results"], start=1):

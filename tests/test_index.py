@@ -317,7 +317,8 @@ def test_search_response_contents(tiny_index, tiny_catalogue_dir, random_embedde
     assert response.predicted is None  # the random model has no heads
     assert response.vector.shape == (2048,)
     data = response.to_json()
-    assert set(data) == {"query", "results", "timings_ms"}
+    assert set(data) == {"query", "results", "timings_ms", "scoring"}
+    assert data["scoring"] == "cosine similarity"
     first = data["results"][0]
     assert set(first) == {"rank", "id", "score", "image", "metadata"}
     assert Path(first["image"]).is_absolute() and Path(first["image"]).is_file()

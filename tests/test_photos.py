@@ -265,7 +265,9 @@ def test_embed_queries_localises_photos_only_in_auto_mode(random_embedder, tmp_p
     plain = embed_queries(photos, embedder)
     assert plain.boxes == [] and np.allclose(plain.raw[2], auto.raw[2], rtol=1e-3, atol=1e-4)
     with pytest.raises(FashionDesktopError, match="Cannot localise"):
-        embed_queries(photos, random_embedder, localise="auto")
+        embed_queries(photos, random_embedder, localise="always")
+    headless = embed_queries(photos, random_embedder, localise="auto")  # no head: whole images
+    assert headless.boxes == []
 
 
 # -------------------------------------------------------------------------------- colour
@@ -298,3 +300,32 @@ def test_rerank_adds_weighted_colour_similarity() -> None:
     reranked = rerank(hits, similarity, 0.1, 3)
     assert [row for row, _ in reranked] == [1, 0, 2]
     assert reranked[0][1] == pytest.approx(0.95)
+
+
+@pytest.mark.model
+def test_engine_localises_photos_automatically_and_a_crop_overrides(
+    tiny_index, random_embedder
+) -> None:
+    from fashion_desktop.core.imaging import CropBox, image_from_pil
+    from fashion_desktop.core.search import SearchEngine
+
+    engine = SearchEngine(tiny_index, embedder_with_heads(random_embedder))
+    photo = image_from_pil(simulate_photo(product_on_white(), np.random.default_rng(3)).image, "p")
+    shot = image_from_pil(product_on_white(), "shot")
+    (found,) = engine.search_images([photo])
+    assert found.found_box is not None and "localise" in found.timings_ms
+    assert found.to_json()["garment_box"] == [round(v, 4) for v in found.found_box.as_tuple()]
+    (plain,) = engine.search_images([shot])
+    assert plain.found_box is None and "localise" not in plain.timings_ms
+    (forced,) = engine.search_images([shot], localise="always")
+    assert forced.found_box is not None
+    (never,) = engine.search_images([photo], localise="never")
+    assert never.found_box is None
+    crop = CropBox(0.1, 0.1, 0.6, 0.6)
+    (cropped,) = engine.search_images([photo], crop=crop)
+    assert cropped.found_box is None  # the user's crop is searched as it is
+    with pytest.raises(ValueError, match="localise"):
+        SearchEngine(tiny_index, localise="sometimes")
+    # Without a head to localise with, photos are searched whole.
+    (whole,) = SearchEngine(tiny_index, random_embedder).search_images([photo])
+    assert whole.found_box is None

@@ -229,6 +229,7 @@ def build_index(
         fields=[f for f in catalogue.fields if f not in {"image"}],
         dim=target_dim,
         final_path=out,
+        heads=embedder.heads,
     )
     replace_directory(final, out)
     shutil.rmtree(staging, ignore_errors=True)

@@ -23,6 +23,12 @@ from fashion_desktop.core.embedder import Embedder
 from fashion_desktop.core.errors import FashionDesktopError
 from fashion_desktop.core.imaging import CropBox
 from fashion_desktop.core.index import EmbeddingIndex, search_vectors_for
+from fashion_desktop.core.scoring import (
+    DEFAULT_SCORING,
+    Scoring,
+    SignatureLayout,
+    label_signatures,
+)
 
 DEFAULT_FIELDS = ("articleType", "baseColour", "gender", "masterCategory")
 
@@ -54,6 +60,7 @@ class EvaluationReport:
     index_items: int
     fields: dict[str, FieldScores] = field(default_factory=dict)
     skipped: list[tuple[str, str]] = field(default_factory=list)
+    scoring: str = "cosine similarity"
 
     def to_json(self) -> dict:
         return {
@@ -61,6 +68,7 @@ class EvaluationReport:
             "mode": self.mode,
             "queries": self.queries,
             "index_items": self.index_items,
+            "scoring": self.scoring,
             "skipped": len(self.skipped),
             "fields": {name: scores.to_json() for name, scores in self.fields.items()},
         }
@@ -131,6 +139,34 @@ class QuerySet:
     fingerprint: str
     item_ids: list[str] = field(default_factory=list)  # the catalogue ids, row for row
     boxes: list[CropBox | None] = field(default_factory=list)  # searched regions, if localised
+    #: Label signatures of the queries (None when the model has no classifier heads).
+    signatures: np.ndarray | None = None
+    signature_layout: SignatureLayout | None = None
+
+    def with_signatures(self, embedder: Embedder) -> QuerySet:
+        """Add the label signatures of ``embedder``'s heads (returns self)."""
+        if embedder.heads is not None:
+            self.signature_layout = SignatureLayout.from_heads(embedder.heads)
+            self.signatures = label_signatures(embedder.heads, self.raw, self.signature_layout)
+        return self
+
+    def scoring_inputs(
+        self, index: EmbeddingIndex, scoring: Scoring
+    ) -> tuple[np.ndarray | None, np.ndarray | None]:
+        """(signatures, per-column weights) to rank these queries in ``index``, or Nones."""
+        return _scoring_inputs(index, self.signatures, self.signature_layout, scoring)
+
+
+def _scoring_inputs(
+    index: EmbeddingIndex,
+    signatures: np.ndarray | None,
+    layout: SignatureLayout | None,
+    scoring: Scoring,
+) -> tuple[np.ndarray | None, np.ndarray | None]:
+    weights = scoring.weight_vector(index.signature_layout)
+    if signatures is None or weights is None or layout != index.signature_layout:
+        return None, None
+    return signatures, weights
 
 
 def embed_queries(
@@ -141,8 +177,11 @@ def embed_queries(
     localise: str = "never",
 ) -> QuerySet:
     """Embed a query catalogue; ``localise`` (auto/always/never) crops photos to the garment
-    first (:mod:`fashion_desktop.core.localise`), one image at a time as the window does."""
-    if localise != "never":
+    first (:mod:`fashion_desktop.core.localise`), one image at a time as the search does.
+    ``auto`` with a model that cannot localise (no article-type head) embeds whole images."""
+    from fashion_desktop.core.localise import GarmentLocator
+
+    if localise == "always" or (localise == "auto" and GarmentLocator.supports(embedder)):
         return _embed_localised(catalogue, embedder, progress, localise)
     embedded, raw, skipped = embed_items(catalogue.items, embedder, progress)
     if not embedded:
@@ -154,7 +193,7 @@ def embed_queries(
         skipped,
         embedder.identity.fingerprint,
         [item.item_id for item, _ in embedded],
-    )
+    ).with_signatures(embedder)
 
 
 def _embed_localised(
@@ -196,7 +235,9 @@ def _embed_localised(
     if not vectors:
         raise FashionDesktopError("None of the query images could be read.")
     fingerprint = embedder.identity.fingerprint
-    return QuerySet(metadata, hashes, np.stack(vectors), skipped, fingerprint, ids, boxes)
+    return QuerySet(
+        metadata, hashes, np.stack(vectors), skipped, fingerprint, ids, boxes
+    ).with_signatures(embedder)
 
 
 def evaluate(
@@ -205,8 +246,10 @@ def evaluate(
     *,
     k: int = 5,
     fields: Sequence[str] = DEFAULT_FIELDS,
+    scoring: Scoring = DEFAULT_SCORING,
 ) -> EvaluationReport:
-    """Score retrieval for embedded ``queries``, or leave-one-out over the index without them."""
+    """Score retrieval for embedded ``queries``, or leave-one-out over the index without them,
+    ranked as the search does (``scoring``)."""
     check_fields(index, fields)
     index_values = {name: index.metadata_column(name) for name in fields}
     if queries is None:
@@ -218,6 +261,9 @@ def evaluate(
         self_rows: list[int | None] | None = list(range(len(index)))
         skipped: list[tuple[str, str]] = []
         mode = "leave-one-out"
+        signatures, weights = _scoring_inputs(
+            index, index.signatures, index.signature_layout, scoring
+        )
     else:
         if queries.fingerprint != index.model["fingerprint"]:
             raise FashionDesktopError(
@@ -229,9 +275,13 @@ def evaluate(
         self_rows = None
         skipped = queries.skipped
         mode = "queries"
-    ranked = index.search_many(vectors, k, exclude_rows=exclude)
+        signatures, weights = queries.scoring_inputs(index, scoring)
+    ranked = index.search_many(
+        vectors, k, exclude_rows=exclude, signatures=signatures, signature_weights=weights
+    )
     rankings = [[row for row, _ in hits] for hits in ranked]
     report = EvaluationReport(k, mode, len(rankings), len(index), skipped=skipped)
+    report.scoring = scoring.describe() if weights is not None else "cosine similarity"
     report.fields = score_rankings(query_meta, rankings, index_values, k, fields, self_rows)
     return report
 
@@ -292,6 +342,7 @@ def evaluate_photos(
     *,
     ks: Sequence[int] = (1, 5),
     group_field: str = PHOTO_GROUP_FIELD,
+    scoring: Scoring = DEFAULT_SCORING,
 ) -> PhotoReport:
     """Exact-item Recall@k of embedded photos whose catalogue ids name items of ``index``.
 
@@ -323,7 +374,13 @@ def evaluate_photos(
             "the id of the indexed item it shows."
         )
     vectors = search_vectors_for(photos.raw[kept], index.projection)
-    ranked = index.search_many(vectors, max(ks))
+    signatures, weights = photos.scoring_inputs(index, scoring)
+    ranked = index.search_many(
+        vectors,
+        max(ks),
+        signatures=None if signatures is None else signatures[kept],
+        signature_weights=weights,
+    )
     rankings = [[row for row, _ in hits] for hits in ranked]
     report = PhotoReport(ks, len(kept), len(index), not_in_index=missing, skipped=photos.skipped)
     report.recall, report.mrr = exact_item_recall(targets, rankings, ks)
@@ -425,8 +482,9 @@ def compare_models(
     *,
     k: int = 5,
     fields: Sequence[str] = DEFAULT_FIELDS,
+    scoring: Scoring = DEFAULT_SCORING,
 ) -> ModelComparison:
-    """Score the old index/queries and the re-embedded ones with the same k and fields."""
-    before = evaluate(index, before_queries, k=k, fields=fields)
-    after = evaluate(after_index, after_queries, k=k, fields=fields)
+    """Score the old index/queries and the re-embedded ones with the same k, fields, ranking."""
+    before = evaluate(index, before_queries, k=k, fields=fields, scoring=scoring)
+    after = evaluate(after_index, after_queries, k=k, fields=fields, scoring=scoring)
     return ModelComparison(before, after, index.model, after_index.model)

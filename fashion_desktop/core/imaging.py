@@ -58,6 +58,10 @@ class CropBox:
         )
         return box[0], box[1], max(box[2], box[0] + 1), max(box[3], box[1] + 1)
 
+    def as_tuple(self) -> tuple[float, float, float, float]:
+        """(left, top, right, bottom) fractions."""
+        return self.left, self.top, self.right, self.bottom
+
 
 @dataclass(frozen=True)
 class QueryImage:

@@ -6,6 +6,8 @@ An index is a directory (never a pickle)::
     vectors.npy          float32 (n, d) L2-normalised search vectors, memory-mapped
     projection.npz       optional PCA (mean, components) mapping 2048-d embeddings to d
     embeddings.f16.npy   float16 (n, 2048) raw embeddings, read only to rebuild or update
+    signatures.npy       optional float32 (n, s) label signatures of the model's heads
+                         (:mod:`fashion_desktop.core.scoring`), memory-mapped
     items.sqlite         item ids, image paths and hashes, metadata, filterable values
 
 Large indexes store a PCA projection of the embeddings: 40,000 × 256 float32 is 41 MB resident
@@ -30,6 +32,8 @@ import numpy as np
 from fashion_desktop.core.atomic import write_text_atomic
 from fashion_desktop.core.embedder import EMBEDDING_DIM, ModelIdentity
 from fashion_desktop.core.errors import FashionDesktopError, InvalidIndexError
+from fashion_desktop.core.heads import ClassifierHeads
+from fashion_desktop.core.scoring import SignatureLayout, label_signatures
 
 FORMAT_VERSION = 1
 FORMAT_NAME = "fashion-desktop-index"
@@ -38,6 +42,7 @@ VECTORS_FILE = "vectors.npy"
 PROJECTION_FILE = "projection.npz"
 EMBEDDINGS_FILE = "embeddings.f16.npy"
 ITEMS_FILE = "items.sqlite"
+SIGNATURES_FILE = "signatures.npy"
 #: Below this many items full 2048-d float32 vectors cost at most 64 MB: no projection needed.
 PROJECT_ABOVE_ITEMS = 8192
 DEFAULT_PROJECTED_DIM = 256
@@ -134,11 +139,13 @@ def write_index(
     fields: Sequence[str],
     dim: int | None,
     final_path: Path | None = None,
+    heads: ClassifierHeads | None = None,
 ) -> None:
     """Write a complete index into an empty ``directory`` (the caller swaps it into place).
 
     ``final_path`` is where the caller will move ``directory``: the catalogue's relative location
     is recorded from there, so the index still finds a catalogue that moves along with it.
+    With the model's classifier ``heads`` the items' label signatures are stored too.
     """
     directory.mkdir(parents=True, exist_ok=True)
     raw16 = np.asarray(raw_embeddings, dtype=np.float16)
@@ -156,10 +163,15 @@ def write_index(
     vectors = projection.apply(unit) if projection else unit
     np.save(directory / VECTORS_FILE, np.ascontiguousarray(vectors, dtype=np.float32))
     np.save(directory / EMBEDDINGS_FILE, raw16)
+    layout = None
+    if heads is not None:
+        layout = SignatureLayout.from_heads(heads)
+        signatures = label_signatures(heads, raw16.astype(np.float32), layout)
+        np.save(directory / SIGNATURES_FILE, np.ascontiguousarray(signatures))
     root = catalogue_root.resolve()
     _write_items(directory / ITEMS_FILE, records, root, fields)
     files = {}
-    for name in (VECTORS_FILE, EMBEDDINGS_FILE, ITEMS_FILE, PROJECTION_FILE):
+    for name in (VECTORS_FILE, EMBEDDINGS_FILE, ITEMS_FILE, PROJECTION_FILE, SIGNATURES_FILE):
         path = directory / name
         if path.exists():
             files[name] = {"sha256": file_sha256(path), "bytes": path.stat().st_size}
@@ -171,6 +183,7 @@ def write_index(
         "embedding_dim": EMBEDDING_DIM,
         "vector_dim": int(vectors.shape[1]),
         "projection": "pca" if projection else None,
+        "signatures": layout.to_json() if layout is not None else None,
         "count": len(records),
         "fields": list(fields),
         "catalogue": {
@@ -247,12 +260,23 @@ class EmbeddingIndex:
     """
 
     def __init__(
-        self, path: Path, manifest: dict, vectors: np.ndarray, projection: Projection | None
+        self,
+        path: Path,
+        manifest: dict,
+        vectors: np.ndarray,
+        projection: Projection | None,
+        signatures: np.ndarray | None = None,
     ):
         self.path = path
         self.manifest = manifest
         self.vectors = vectors
         self.projection = projection
+        #: (n, s) label signatures and their layout; None for an index built without heads.
+        self.signatures = signatures
+        layout = manifest.get("signatures")
+        self.signature_layout = (
+            SignatureLayout.from_json(layout) if signatures is not None and layout else None
+        )
         self._lock = threading.Lock()
         self._db = sqlite3.connect(
             f"{(path / ITEMS_FILE).resolve().as_uri()}?mode=ro", uri=True, check_same_thread=False
@@ -267,8 +291,11 @@ class EmbeddingIndex:
         path = Path(path).expanduser()
         manifest = read_manifest(path)
         files = manifest["files"]
-        for name in (VECTORS_FILE, ITEMS_FILE) + (
-            (PROJECTION_FILE,) if manifest["projection"] else ()
+        has_signatures = bool(manifest.get("signatures"))
+        for name in (
+            (VECTORS_FILE, ITEMS_FILE)
+            + ((PROJECTION_FILE,) if manifest["projection"] else ())
+            + ((SIGNATURES_FILE,) if has_signatures else ())
         ):
             expected = files.get(name)
             file = path / name
@@ -287,15 +314,23 @@ class EmbeddingIndex:
             if manifest["projection"]:
                 with np.load(path / PROJECTION_FILE, allow_pickle=False) as archive:
                     projection = Projection(archive["mean"], archive["components"])
-        except (OSError, ValueError, KeyError) as error:
+            signatures = None
+            if has_signatures:
+                signatures = np.load(path / SIGNATURES_FILE, mmap_mode="r", allow_pickle=False)
+                layout = SignatureLayout.from_json(manifest["signatures"])
+        except (OSError, ValueError, KeyError, TypeError) as error:
             raise InvalidIndexError(f"Index {path} cannot be read: {error}") from None
+        if signatures is not None and (
+            signatures.shape != (manifest["count"], layout.width) or signatures.dtype != np.float32
+        ):
+            raise InvalidIndexError(f"Index {path} is corrupted: signatures have the wrong shape.")
         expected_shape = (manifest["count"], manifest["vector_dim"])
         if vectors.shape != expected_shape or vectors.dtype != np.float32:
             raise InvalidIndexError(
                 f"Index {path} is corrupted: vectors are {vectors.shape} {vectors.dtype}, "
                 f"expected {expected_shape} float32."
             )
-        index = cls(path, manifest, vectors, projection)
+        index = cls(path, manifest, vectors, projection, signatures)
         try:
             stored = index._query_one("SELECT COUNT(*) FROM items")[0]
         except sqlite3.DatabaseError as error:
@@ -481,11 +516,18 @@ class EmbeddingIndex:
         *,
         filters: Mapping[str, str | Collection[str]] | None = None,
         exclude_rows: Collection[int] = (),
+        signature: np.ndarray | None = None,
+        signature_weights: np.ndarray | None = None,
     ) -> list[tuple[int, float]]:
-        """Top ``k`` (row, cosine) for one normalised search vector."""
-        return self.search_many(query[np.newaxis], k, filters=filters, exclude_rows=[exclude_rows])[
-            0
-        ]
+        """Top ``k`` (row, score) for one normalised search vector (see :meth:`search_many`)."""
+        return self.search_many(
+            query[np.newaxis],
+            k,
+            filters=filters,
+            exclude_rows=[exclude_rows],
+            signatures=None if signature is None else signature[np.newaxis],
+            signature_weights=signature_weights,
+        )[0]
 
     def search_many(
         self,
@@ -494,18 +536,24 @@ class EmbeddingIndex:
         *,
         filters: Mapping[str, str | Collection[str]] | None = None,
         exclude_rows: Sequence[Collection[int]] | None = None,
+        signatures: np.ndarray | None = None,
+        signature_weights: np.ndarray | None = None,
         chunk: int = 256,
     ) -> list[list[tuple[int, float]]]:
-        """Exact cosine top-``k`` for many queries; filters restrict the candidates first.
+        """Exact top-``k`` for many queries; filters restrict the candidates first.
 
-        ``exclude_rows[i]`` are rows query ``i`` must never return (itself, byte-identical
-        images). Results always hold ``min(k, matching items not excluded)`` entries.
+        The score is the cosine, plus the weighted label agreement when the queries'
+        ``signatures`` and per-column ``signature_weights`` are given and the index stores
+        signatures (:mod:`fashion_desktop.core.scoring`). ``exclude_rows[i]`` are rows query
+        ``i`` must never return (itself, byte-identical images). Results always hold
+        ``min(k, matching items not excluded)`` entries.
         """
         queries = np.atleast_2d(np.asarray(queries, dtype=np.float32))
         if queries.shape[1] != self.vectors.shape[1]:
             raise ValueError(
                 f"query has {queries.shape[1]} dimensions, index {self.vectors.shape[1]}"
             )
+        weighted = self._weighted_signatures(signatures, signature_weights, len(queries))
         allowed = self.rows_matching(filters)
         matrix = np.asarray(self.vectors)
         blocked = None
@@ -515,6 +563,9 @@ class EmbeddingIndex:
         results: list[list[tuple[int, float]]] = []
         for start in range(0, len(queries), chunk):
             scores = queries[start : start + chunk] @ matrix.T
+            if weighted is not None:
+                assert self.signatures is not None
+                scores += weighted[start : start + chunk] @ np.asarray(self.signatures).T
             if blocked is not None:
                 scores[:, blocked] = -np.inf
             for offset, row_scores in enumerate(scores):
@@ -523,6 +574,22 @@ class EmbeddingIndex:
                     row_scores[list(excluded)] = -np.inf
                 results.append(_top_k(row_scores, k))
         return results
+
+    def _weighted_signatures(
+        self, signatures: np.ndarray | None, weights: np.ndarray | None, count: int
+    ) -> np.ndarray | None:
+        if signatures is None or weights is None or self.signatures is None:
+            return None
+        signatures = np.atleast_2d(np.asarray(signatures, dtype=np.float32))
+        if signatures.shape != (count, self.signatures.shape[1]) or weights.shape != (
+            self.signatures.shape[1],
+        ):
+            raise ValueError("query signatures do not match the index's signature layout")
+        return signatures * weights
+
+    def signature(self, row: int) -> np.ndarray | None:
+        """An item's stored label signature (None when the index has none)."""
+        return None if self.signatures is None else np.array(self.signatures[row], np.float32)
 
     def vector(self, row: int) -> np.ndarray:
         return np.array(self.vectors[row], dtype=np.float32)

@@ -133,6 +133,15 @@ class GarmentLocator:
         self.peak_only = peak_only
         self._features = _compile_feature_map(embedder.model)
 
+    @staticmethod
+    def supports(embedder: Embedder, head: str = "articleType") -> bool:
+        """Whether ``embedder`` has the classifier head localisation needs."""
+        return embedder.heads is not None and head in embedder.heads.heads
+
+    def warm_up(self) -> None:
+        """Trace the feature-map function now, so the first photo is not slowed by it."""
+        self.feature_map(np.full((MODEL_INPUT_SIZE, MODEL_INPUT_SIZE, 3), 255, np.uint8))
+
     def feature_map(self, pixels: np.ndarray) -> np.ndarray:
         """A prepared (224, 224, 3) uint8 image → its (7, 7, 2048) last feature map."""
         return self._features(pixels[np.newaxis])[0]
@@ -181,6 +190,16 @@ def _compile_feature_map(model) -> Callable[[np.ndarray], np.ndarray]:
 
 #: When to localise: ``auto`` only for images that are not a product shot.
 LOCALISE_MODES = ("auto", "always", "never")
+
+
+def garment_box(image: Image.Image, locator: GarmentLocator, mode: str = "auto") -> CropBox | None:
+    """The garment's box in ``image``, or None when ``mode`` says to search the whole image
+    (``never``, or ``auto`` and the image is a product shot)."""
+    if mode not in LOCALISE_MODES:
+        raise ValueError(f"localise mode must be one of {LOCALISE_MODES}, not {mode!r}")
+    if mode == "never" or (mode == "auto" and looks_like_product_shot(image)):
+        return None
+    return locator.locate(image).box
 
 
 @dataclass(frozen=True)

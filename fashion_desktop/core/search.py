@@ -3,6 +3,10 @@
 :class:`SearchEngine` is the single entry point the CLI, the window's worker thread and the tests
 use. The index can be used before the model has loaded (filters, item lookup, "more like this"
 from stored vectors); image queries need :meth:`SearchEngine.attach_embedder` first.
+
+An image query that is not a product on a plain background (a photo) is first cropped to the
+garment (:mod:`fashion_desktop.core.localise`) unless the user cropped it; the ranking combines
+the cosine with the heads' label agreement (:mod:`fashion_desktop.core.scoring`).
 """
 
 from __future__ import annotations
@@ -19,6 +23,8 @@ from fashion_desktop.core.errors import FashionDesktopError
 from fashion_desktop.core.heads import Predictions
 from fashion_desktop.core.imaging import CropBox, QueryImage, prepare_for_model
 from fashion_desktop.core.index import EmbeddingIndex, normalise, search_vectors_for
+from fashion_desktop.core.localise import LOCALISE_MODES, GarmentLocator, garment_box
+from fashion_desktop.core.scoring import DEFAULT_SCORING, Scoring, label_signatures
 
 DEFAULT_K = 5
 FilterSpec = Mapping[str, str | Collection[str]]
@@ -51,8 +57,14 @@ class SearchResponse:
     hits: list[SearchHit]
     timings_ms: dict[str, float] = field(default_factory=dict)
     predicted: Predictions | None = None
-    #: The normalised search vector, kept so a view can refine the query without the model.
+    #: The normalised search vector and label signature, kept so a view can refine the query
+    #: (filters, "Match colour") without the model.
     vector: np.ndarray | None = field(default=None, repr=False)
+    signature: np.ndarray | None = field(default=None, repr=False)
+    #: The region that was searched when the garment was localised automatically (a photo).
+    found_box: CropBox | None = None
+    #: How the results were ranked (:meth:`Scoring.describe`).
+    scoring: str = ""
 
     def to_json(self) -> dict:
         answer: dict = {
@@ -60,6 +72,10 @@ class SearchResponse:
             "results": [hit.to_json() for hit in self.hits],
             "timings_ms": {k: round(v, 1) for k, v in self.timings_ms.items()},
         }
+        if self.found_box is not None:
+            answer["garment_box"] = [round(v, 4) for v in self.found_box.as_tuple()]
+        if self.scoring:
+            answer["scoring"] = self.scoring
         if self.predicted is not None:
             answer["predicted"] = {
                 head: [[label, prob] for label, prob in classes]
@@ -75,9 +91,22 @@ class ModelNotReadyError(FashionDesktopError):
 class SearchEngine:
     """Answers queries against one index with one model."""
 
-    def __init__(self, index: EmbeddingIndex, embedder: Embedder | None = None) -> None:
+    def __init__(
+        self,
+        index: EmbeddingIndex,
+        embedder: Embedder | None = None,
+        *,
+        scoring: Scoring = DEFAULT_SCORING,
+        localise: str = "auto",
+    ) -> None:
+        if localise not in LOCALISE_MODES:
+            raise ValueError(f"localise must be one of {LOCALISE_MODES}, not {localise!r}")
         self.index = index
         self.embedder: Embedder | None = None
+        self.locator: GarmentLocator | None = None
+        #: Default ranking and localisation of queries that do not name their own.
+        self.scoring = scoring
+        self.localise = localise
         if embedder is not None:
             self.attach_embedder(embedder)
 
@@ -85,6 +114,20 @@ class SearchEngine:
         """Use ``embedder`` for image queries; refuses a model the index was not built with."""
         self.index.check_model(embedder.identity)
         self.embedder = embedder
+        self.locator = None
+
+    def garment_locator(self) -> GarmentLocator | None:
+        """The localiser for photos (built on first use; None when the model has no heads)."""
+        embedder = self.embedder
+        if self.locator is None and embedder is not None and GarmentLocator.supports(embedder):
+            self.locator = GarmentLocator(embedder)
+        return self.locator
+
+    def warm_up_localisation(self) -> None:
+        """Build and trace the localiser now (the window does this once the model is ready)."""
+        locator = self.garment_locator()
+        if locator is not None:
+            locator.warm_up()
 
     @property
     def ready(self) -> bool:
@@ -99,47 +142,84 @@ class SearchEngine:
         filters: FilterSpec | None = None,
         blend: bool = False,
         crop: CropBox | None = None,
+        scoring: Scoring | None = None,
+        localise: str | None = None,
     ) -> list[SearchResponse]:
-        """One response per image, or a single blended response when ``blend`` is set."""
+        """One response per image, or a single blended response when ``blend`` is set.
+
+        ``crop`` (the user's) applies to every image and turns localisation off; otherwise
+        ``localise`` (auto/always/never, default the engine's) crops photos to the garment.
+        """
         if not images:
             return []
         embedder = self._require_embedder()
+        mode = self.localise if localise is None else localise
         t0 = time.perf_counter()
-        pixels = np.stack([prepare_for_model(q.image, crop) for q in images])
+        locator = None if crop is not None or mode == "never" else self.garment_locator()
+        if locator is None:
+            boxes: list[CropBox | None] = [crop] * len(images)
+            found: list[CropBox | None] = [None] * len(images)
+        else:
+            found = [garment_box(q.image, locator, mode) for q in images]
+            boxes = list(found)
         t1 = time.perf_counter()
-        raw = embedder.embed_batch(pixels)
+        pixels = np.stack(
+            [prepare_for_model(q.image, box) for q, box in zip(images, boxes, strict=True)]
+        )
         t2 = time.perf_counter()
-        prepare_ms = (t1 - t0) * 1000 / len(images)
-        embed_ms = (t2 - t1) * 1000 / len(images)
+        raw = embedder.embed_batch(pixels)
+        t3 = time.perf_counter()
+        per_image = {
+            "localise": (t1 - t0) * 1000 / len(images),
+            "prepare": (t2 - t1) * 1000 / len(images),
+            "embed": (t3 - t2) * 1000 / len(images),
+        }
         if blend:
             label = " + ".join(q.label for q in images)
             unit = normalise(normalise(raw).mean(axis=0))
             raw_for_heads = raw.mean(axis=0)
-            groups = [(label, unit, raw_for_heads, [q.sha256 for q in images])]
+            groups = [(label, unit, raw_for_heads, [q.sha256 for q in images], None)]
         else:
             groups = [
-                (q.label, normalise(r), r, [q.sha256]) for q, r in zip(images, raw, strict=True)
+                (q.label, normalise(r), r, [q.sha256], box)
+                for q, r, box in zip(images, raw, found, strict=True)
             ]
         responses = []
-        for label, unit, raw_vector, hashes in groups:
+        for label, unit, raw_vector, hashes, box in groups:
             response = self._search_vector(
                 label,
                 self._to_index_space(unit),
+                self.query_signature(raw_vector),
                 k=k,
                 filters=filters,
                 exclude_rows=self.index.rows_with_sha256(hashes),
+                scoring=scoring,
             )
             response.timings_ms = {
-                "prepare": prepare_ms * len(hashes),
-                "embed": embed_ms * len(hashes),
-                **response.timings_ms,
-            }
+                name: ms * len(hashes) for name, ms in per_image.items() if name != "localise"
+            } | response.timings_ms
+            if box is not None:
+                response.timings_ms = {"localise": per_image["localise"]} | response.timings_ms
+            response.found_box = box
             response.predicted = embedder.predict(raw_vector)
             responses.append(response)
         return responses
 
+    def query_signature(self, raw_embedding: np.ndarray) -> np.ndarray | None:
+        """The label signature of one raw embedding, if the index and model both have heads."""
+        layout = self.index.signature_layout
+        heads = self.embedder.heads if self.embedder is not None else None
+        if layout is None or heads is None or not layout.matches(heads):
+            return None
+        return label_signatures(heads, raw_embedding, layout)[0]
+
     def search_item(
-        self, item_id: str, *, k: int = DEFAULT_K, filters: FilterSpec | None = None
+        self,
+        item_id: str,
+        *,
+        k: int = DEFAULT_K,
+        filters: FilterSpec | None = None,
+        scoring: Scoring | None = None,
     ) -> SearchResponse:
         """ "More like this": search from an item's stored vector, without running the model."""
         row = self.index.row_of(item_id)
@@ -150,22 +230,34 @@ class SearchEngine:
         return self._search_vector(
             f"more like {item_id}",
             self.index.vector(row),
+            self.index.signature(row),
             k=k,
             filters=filters,
             exclude_rows=exclude,
+            scoring=scoring,
         )
 
     def search_vector(
         self,
         vector: np.ndarray,
         *,
+        signature: np.ndarray | None = None,
         label: str = "query",
         k: int = DEFAULT_K,
         filters: FilterSpec | None = None,
         exclude_rows: Collection[int] = (),
+        scoring: Scoring | None = None,
     ) -> SearchResponse:
-        """Search again from a vector returned earlier (e.g. new filters on the same query)."""
-        return self._search_vector(label, vector, k=k, filters=filters, exclude_rows=exclude_rows)
+        """Search again from a vector (and signature) returned earlier, e.g. with new filters."""
+        return self._search_vector(
+            label,
+            vector,
+            signature,
+            k=k,
+            filters=filters,
+            exclude_rows=exclude_rows,
+            scoring=scoring,
+        )
 
     # ---------------------------------------------------------------------------- internals
     def _require_embedder(self) -> Embedder:
@@ -182,20 +274,40 @@ class SearchEngine:
         self,
         label: str,
         vector: np.ndarray,
+        signature: np.ndarray | None,
         *,
         k: int,
         filters: FilterSpec | None,
         exclude_rows: Collection[int],
+        scoring: Scoring | None,
     ) -> SearchResponse:
         if k < 1:
             raise FashionDesktopError("k must be at least 1.")
+        scoring = self.scoring if scoring is None else scoring
+        weights = scoring.weight_vector(self.index.signature_layout)
+        if signature is None:
+            weights = None
         t0 = time.perf_counter()
-        ranked = self.index.search(vector, k, filters=filters, exclude_rows=exclude_rows)
+        ranked = self.index.search(
+            vector,
+            k,
+            filters=filters,
+            exclude_rows=exclude_rows,
+            signature=signature,
+            signature_weights=weights,
+        )
         t1 = time.perf_counter()
         items = self.index.items([row for row, _ in ranked])
+        # Label agreement adds up to sum(weights): scale the score back to 0..1 for display.
+        scale = (
+            1.0 + scoring.total_weight(self.index.signature_layout) if weights is not None else 1.0
+        )
         hits = [
-            SearchHit(rank, item.item_id, score, item.image_path, item.metadata, item.row)
+            SearchHit(rank, item.item_id, score / scale, item.image_path, item.metadata, item.row)
             for rank, (item, (_, score)) in enumerate(zip(items, ranked, strict=True), start=1)
         ]
         timings = {"search": (t1 - t0) * 1000, "lookup": (time.perf_counter() - t1) * 1000}
-        return SearchResponse(label, hits, timings, vector=vector)
+        described = scoring.describe() if weights is not None else "cosine similarity"
+        return SearchResponse(
+            label, hits, timings, vector=vector, signature=signature, scoring=described
+        )

@@ -1,0 +1,126 @@
+"""Label-aware scoring: embedding similarity plus agreement of what the heads say an image is.
+
+The model's classifier heads (article type, colour, gender) turn an embedding into class
+probabilities. An item's *label signature* is, per head, the square roots of its probabilities,
+concatenated; the dot product of two signatures restricted to one head is the Bhattacharyya
+coefficient of their distributions (1 = the heads see the same thing). The score is
+
+    score = cosine(query, item) + Σ_head weight[head] × Bhattacharyya_head(query, item)
+
+computed over the whole index (not a re-ranking of a few candidates). Signatures are stored in
+the index (``signatures.npy``) so a search costs one extra small matrix product; the weights are
+a search-time choice, measured in BENCHMARKS.md, and the window's "Match colour" switch sets the
+colour weight to zero or back. NumPy only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+
+from fashion_desktop.core.heads import ClassifierHeads
+
+COLOUR_HEAD = "baseColour"
+TYPE_HEAD = "articleType"
+
+
+@dataclass(frozen=True)
+class SignatureLayout:
+    """Which heads a signature holds, in order, with their classes (to refuse a mismatch)."""
+
+    heads: tuple[tuple[str, tuple[str, ...]], ...]
+
+    @classmethod
+    def from_heads(cls, heads: ClassifierHeads) -> SignatureLayout:
+        return cls(tuple((name, heads.heads[name].classes) for name in sorted(heads.names)))
+
+    @classmethod
+    def from_json(cls, data: list[dict]) -> SignatureLayout:
+        return cls(tuple((str(h["head"]), tuple(str(c) for c in h["classes"])) for h in data))
+
+    def to_json(self) -> list[dict]:
+        return [{"head": name, "classes": list(classes)} for name, classes in self.heads]
+
+    @property
+    def width(self) -> int:
+        return sum(len(classes) for _, classes in self.heads)
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(name for name, _ in self.heads)
+
+    def slices(self) -> dict[str, slice]:
+        out, start = {}, 0
+        for name, classes in self.heads:
+            out[name] = slice(start, start + len(classes))
+            start += len(classes)
+        return out
+
+    def matches(self, heads: ClassifierHeads | None) -> bool:
+        """True when ``heads`` produce signatures comparable with this layout's."""
+        return heads is not None and SignatureLayout.from_heads(heads) == self
+
+
+def label_signatures(
+    heads: ClassifierHeads, raw_embeddings: np.ndarray, layout: SignatureLayout
+) -> np.ndarray:
+    """Raw (n, 2048) embeddings → (n, layout.width) float32 label signatures."""
+    probabilities = heads.probabilities(raw_embeddings)
+    return np.concatenate([np.sqrt(probabilities[name]) for name in layout.names], axis=1).astype(
+        np.float32
+    )
+
+
+@dataclass(frozen=True)
+class Scoring:
+    """Per-head weights of label agreement added to the cosine; all zero = cosine alone.
+
+    ``match_colour`` off zeroes the colour head's weight (the "Match colour" switch).
+    """
+
+    weights: Mapping[str, float] = field(default_factory=dict)
+    match_colour: bool = True
+
+    def effective(self) -> dict[str, float]:
+        return {
+            head: (0.0 if head == COLOUR_HEAD and not self.match_colour else float(weight))
+            for head, weight in self.weights.items()
+        }
+
+    def with_match_colour(self, on: bool) -> Scoring:
+        return replace(self, match_colour=on)
+
+    def weight_vector(self, layout: SignatureLayout | None) -> np.ndarray | None:
+        """Per signature column, its head's weight; None when nothing would change the cosine."""
+        if layout is None:
+            return None
+        weights = self.effective()
+        if not any(weights.get(name, 0.0) for name in layout.names):
+            return None
+        return np.concatenate(
+            [
+                np.full(len(classes), weights.get(name, 0.0), np.float32)
+                for name, classes in layout.heads
+            ]
+        )
+
+    def total_weight(self, layout: SignatureLayout | None) -> float:
+        """The most label agreement can add to a score (every head of ``layout`` agreeing)."""
+        if layout is None:
+            return 0.0
+        weights = self.effective()
+        return float(sum(weights.get(name, 0.0) for name in layout.names))
+
+    def describe(self) -> str:
+        active = {h: w for h, w in self.effective().items() if w}
+        if not active:
+            return "cosine similarity"
+        return "cosine + " + " + ".join(f"{w:g} × {h} agreement" for h, w in active.items())
+
+
+#: Chosen on development queries (500 `val` items not used for the reported figures) with
+#: tests/benchmarks/bench_scoring.py; see BENCHMARKS.md.
+DEFAULT_SCORING = Scoring({TYPE_HEAD: 0.1, COLOUR_HEAD: 0.2})
+COSINE_ONLY = Scoring({})

@@ -1,0 +1,188 @@
+"""Label-aware scoring: signatures stored in the index, weights applied over the whole index."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from fashion_desktop.core.embedder import EMBEDDING_DIM, ModelIdentity
+from fashion_desktop.core.errors import InvalidIndexError
+from fashion_desktop.core.heads import ClassifierHead, ClassifierHeads
+from fashion_desktop.core.index import (
+    SIGNATURES_FILE,
+    EmbeddingIndex,
+    ItemRecord,
+    search_vectors_for,
+    write_index,
+)
+from fashion_desktop.core.scoring import (
+    COLOUR_HEAD,
+    COSINE_ONLY,
+    Scoring,
+    SignatureLayout,
+    label_signatures,
+)
+
+IDENTITY = ModelIdentity(fingerprint="f" * 64, source="test", preprocessing="test-preprocessing")
+
+
+def toy_heads() -> ClassifierHeads:
+    """Colour from embedding dimensions 0/1, type from 2/3: sharp, so labels are unambiguous."""
+    colour = np.zeros((EMBEDDING_DIM, 2), np.float32)
+    colour[0, 0] = colour[1, 1] = 60.0
+    kind = np.zeros((EMBEDDING_DIM, 2), np.float32)
+    kind[2, 0] = kind[3, 1] = 60.0
+    return ClassifierHeads(
+        [
+            ClassifierHead(COLOUR_HEAD, colour, np.zeros(2, np.float32), ("Red", "Blue")),
+            ClassifierHead("articleType", kind, np.zeros(2, np.float32), ("Tshirts", "Jeans")),
+        ]
+    )
+
+
+def raw(*components: tuple[int, float]) -> np.ndarray:
+    vector = np.zeros(EMBEDDING_DIM, np.float32)
+    vector[10] = 10.0  # the shared "shape" every item has
+    for dim, value in components:
+        vector[dim] += value
+    return vector
+
+
+#: The query is a red T-shirt. "blue" is nearer by cosine; "red" has the query's colour.
+QUERY = raw((0, 0.2), (2, 0.2))
+ITEMS = {
+    "blue": raw((1, 0.2), (2, 0.2)),
+    "red": raw((0, 0.2), (2, 0.2), (11, 1.0)),
+}
+
+
+def write_toy_index(folder: Path, heads: ClassifierHeads | None = None) -> EmbeddingIndex:
+    images = folder / "images"
+    images.mkdir(parents=True)
+    records = []
+    for name in ITEMS:
+        path = images / f"{name}.png"
+        Image.new("RGB", (4, 4)).save(path)
+        records.append(ItemRecord(name, path, name * 8, 1, 1, {"id": name}))
+    write_index(
+        folder / "index",
+        records=records,
+        raw_embeddings=np.stack(list(ITEMS.values())),
+        identity=IDENTITY,
+        catalogue_root=folder,
+        fields=["id"],
+        dim=None,
+        heads=heads,
+    )
+    return EmbeddingIndex.open(folder / "index")
+
+
+def ranking(index: EmbeddingIndex, scoring: Scoring) -> list[str]:
+    layout = index.signature_layout
+    signature = label_signatures(toy_heads(), QUERY, layout)[0] if layout else None
+    hits = index.search(
+        search_vectors_for(QUERY[None], None)[0],
+        2,
+        signature=signature,
+        signature_weights=scoring.weight_vector(layout),
+    )
+    return [index.item(row).item_id for row, _ in hits]
+
+
+def test_signature_layout_round_trips_and_slices() -> None:
+    layout = SignatureLayout.from_heads(toy_heads())
+    assert layout.names == ("articleType", "baseColour")  # sorted, stable
+    assert SignatureLayout.from_json(json.loads(json.dumps(layout.to_json()))) == layout
+    assert layout.width == 4
+    assert layout.slices() == {"articleType": slice(0, 2), "baseColour": slice(2, 4)}
+    assert layout.matches(toy_heads()) and not layout.matches(None)
+
+
+def test_signatures_are_unit_per_head_and_agree_as_bhattacharyya() -> None:
+    heads = toy_heads()
+    layout = SignatureLayout.from_heads(heads)
+    signatures = label_signatures(heads, np.stack([QUERY, *ITEMS.values()]), layout)
+    colour = signatures[:, layout.slices()[COLOUR_HEAD]]
+    assert np.allclose(np.linalg.norm(colour, axis=1), 1.0, atol=1e-5)
+    assert colour[0] @ colour[2] == pytest.approx(1.0, abs=1e-3)  # red vs red
+    assert colour[0] @ colour[1] == pytest.approx(0.0, abs=0.01)  # red vs blue
+
+
+def test_weight_vector_follows_heads_and_the_match_colour_switch() -> None:
+    layout = SignatureLayout.from_heads(toy_heads())
+    scoring = Scoring({COLOUR_HEAD: 0.3, "articleType": 0.1})
+    assert scoring.weight_vector(layout).tolist() == pytest.approx([0.1, 0.1, 0.3, 0.3])
+    off = scoring.with_match_colour(False)
+    assert off.weight_vector(layout).tolist() == pytest.approx([0.1, 0.1, 0.0, 0.0])
+    assert Scoring({COLOUR_HEAD: 0.3}).with_match_colour(False).weight_vector(layout) is None
+    assert COSINE_ONLY.weight_vector(layout) is None
+    assert scoring.weight_vector(None) is None
+    assert "0.3 × baseColour" in scoring.describe()
+    assert COSINE_ONLY.describe() == "cosine similarity"
+
+
+def test_colour_weight_brings_the_same_colour_first(tmp_path: Path) -> None:
+    index = write_toy_index(tmp_path, toy_heads())
+    try:
+        assert (tmp_path / "index" / SIGNATURES_FILE).is_file()
+        assert index.signature_layout == SignatureLayout.from_heads(toy_heads())
+        assert ranking(index, COSINE_ONLY) == ["blue", "red"]
+        matching = Scoring({COLOUR_HEAD: 0.1})
+        assert ranking(index, matching) == ["red", "blue"]
+        assert ranking(index, matching.with_match_colour(False)) == ["blue", "red"]
+        # Filters and exclusions still apply to the combined score.
+        red_only = index.search(
+            QUERY / np.linalg.norm(QUERY),
+            2,
+            exclude_rows={1},
+            signature=label_signatures(toy_heads(), QUERY, index.signature_layout)[0],
+            signature_weights=matching.weight_vector(index.signature_layout),
+        )
+        assert [row for row, _ in red_only] == [0]
+        assert index.signature(1) is not None and index.signature(1).shape == (4,)
+    finally:
+        index.close()
+
+
+def test_index_without_heads_has_no_signatures_and_ignores_weights(tmp_path: Path) -> None:
+    index = write_toy_index(tmp_path)
+    try:
+        manifest = json.loads((tmp_path / "index" / "manifest.json").read_text())
+        assert manifest["signatures"] is None
+        assert not (tmp_path / "index" / SIGNATURES_FILE).exists()
+        assert index.signatures is None and index.signature_layout is None
+        assert ranking(index, Scoring({COLOUR_HEAD: 5.0})) == ["blue", "red"]
+        assert index.signature(0) is None
+    finally:
+        index.close()
+
+
+def test_corrupted_or_mismatched_signatures_are_refused(tmp_path: Path) -> None:
+    write_toy_index(tmp_path, toy_heads()).close()
+    signatures = tmp_path / "index" / SIGNATURES_FILE
+    data = bytearray(signatures.read_bytes())
+    data[-1] ^= 0xFF
+    signatures.write_bytes(bytes(data))
+    with pytest.raises(InvalidIndexError, match=r"signatures\.npy"):
+        EmbeddingIndex.open(tmp_path / "index")
+    signatures.unlink()
+    with pytest.raises(InvalidIndexError, match=r"signatures\.npy is missing"):
+        EmbeddingIndex.open(tmp_path / "index")
+
+
+def test_query_signatures_of_another_layout_are_refused(tmp_path: Path) -> None:
+    index = write_toy_index(tmp_path, toy_heads())
+    try:
+        with pytest.raises(ValueError, match="signature layout"):
+            index.search(
+                QUERY / np.linalg.norm(QUERY),
+                2,
+                signature=np.ones(3, np.float32),
+                signature_weights=np.ones(4, np.float32),
+            )
+    finally:
+        index.close()
