@@ -75,6 +75,14 @@ from fashion_desktop.resources import APP_NAME, demo_index_path
 
 IMAGE_FILE_FILTER = "Images (*.jpg *.jpeg *.png *.webp *.gif *.bmp *.tif *.tiff);;All files (*)"
 CROP_HINT = "Drag across the photo to search only that region."
+FOUND_HINT = (
+    "The garment was found automatically (amber box). Drag its edges or corners to adjust it, "
+    "or drag across the photo for a new box."
+)
+MATCH_COLOUR_TIP = (
+    "On: items the model sees in the query's colour rank higher. Off: the same shapes and "
+    "styles in any colour."
+)
 
 
 @dataclass
@@ -86,6 +94,7 @@ class ActiveQuery:
     item_id: str | None = None
     crop: CropBox | None = None
     vector: np.ndarray | None = None
+    signature: np.ndarray | None = None
     hashes: tuple[str, ...] = ()
 
     @property
@@ -198,8 +207,12 @@ class MainWindow(QMainWindow):
         self.shortlist_action = QAction(icon("heart"), "Shortlist", self)
         self.shortlist_action.setCheckable(True)
         self.shortlist_action.setShortcut(QKeySequence("Ctrl+L"))
-        self.reset_crop_action = QAction(icon("reset"), "Whole image", self)
+        self.reset_crop_action = QAction(icon("reset"), "Reset crop", self)
         self.reset_crop_action.setShortcut(QKeySequence("Ctrl+0"))
+        self.match_colour_action = QAction("Match colour", self)
+        self.match_colour_action.setCheckable(True)
+        self.match_colour_action.setChecked(self.settings.match_colour)
+        self.match_colour_action.setToolTip(MATCH_COLOUR_TIP)
         quit_action = QAction("Quit", self)
         quit_action.setShortcut(QKeySequence.Quit)
         quit_action.triggered.connect(self.close)
@@ -304,10 +317,17 @@ class MainWindow(QMainWindow):
         self.results_title.setObjectName("ResultsTitle")
         self.results_subtitle = QLabel("")
         self.results_subtitle.setObjectName("MutedLabel")
-        titles = QVBoxLayout()
-        titles.setSpacing(2)
-        titles.addWidget(self.results_title)
-        titles.addWidget(self.results_subtitle)
+        self.match_colour_button = QToolButton()
+        self.match_colour_button.setObjectName("MatchColourToggle")
+        self.match_colour_button.setDefaultAction(self.match_colour_action)
+        self.match_colour_button.setCursor(Qt.PointingHandCursor)
+        title_text = QVBoxLayout()
+        title_text.setSpacing(2)
+        title_text.addWidget(self.results_title)
+        title_text.addWidget(self.results_subtitle)
+        titles = QHBoxLayout()
+        titles.addLayout(title_text, 1)
+        titles.addWidget(self.match_colour_button, 0, Qt.AlignBottom)
         self.result_grid = ResultGrid(self.results_model, self.thumbnails)
         centre_layout = QVBoxLayout(centre)
         centre_layout.setContentsMargins(24, 16, 24, 16)
@@ -367,7 +387,8 @@ class MainWindow(QMainWindow):
         self.open_index_action.triggered.connect(self.open_index_with_dialog)
         self.demo_index_action.triggered.connect(lambda: self.open_index(demo_index_path()))
         self.shortlist_action.toggled.connect(self.set_shortlist_visible)
-        self.reset_crop_action.triggered.connect(lambda: self.preview.set_crop(None))
+        self.reset_crop_action.triggered.connect(self._reset_crop)
+        self.match_colour_action.toggled.connect(self._on_match_colour_toggled)
         self.preview.open_requested.connect(self.open_with_dialog)
         self.preview.crop_changed.connect(self._on_crop_changed)
         self.prediction_chips.filter_requested.connect(self.filter_bar.set_only)
@@ -469,7 +490,13 @@ class MainWindow(QMainWindow):
         label = sources[0].label if len(sources) == 1 else f"{len(sources)} images blended"
         self.active = ActiveQuery(label, sources=tuple(sources))
         self.preview.set_status("Reading the image…")
-        return self._submit(ImageSearch(tuple(sources), self.filter_bar.filters()))
+        return self._submit(
+            ImageSearch(tuple(sources), self.filter_bar.filters(), match_colour=self.match_colour)
+        )
+
+    @property
+    def match_colour(self) -> bool:
+        return self.match_colour_action.isChecked()
 
     def more_like_this(self, hit: SearchHit) -> int:
         """Search from a result's stored embedding (no model needed)."""
@@ -477,7 +504,9 @@ class MainWindow(QMainWindow):
         self.active = ActiveQuery(f"More like: {name}", item_id=hit.item_id)
         self._pending_item_preview = hit
         self._show_item_preview()
-        return self._submit(ItemSearch(hit.item_id, self.filter_bar.filters()))
+        return self._submit(
+            ItemSearch(hit.item_id, self.filter_bar.filters(), match_colour=self.match_colour)
+        )
 
     def _submit(self, query: Query) -> int:
         request_id = self.controller.search(query)
@@ -490,17 +519,38 @@ class MainWindow(QMainWindow):
         if active is None:
             return 0
         filters = self.filter_bar.filters()
+        colour = self.match_colour
         if active.is_item:
             assert active.item_id is not None
-            return self._submit(ItemSearch(active.item_id, filters))
+            return self._submit(ItemSearch(active.item_id, filters, match_colour=colour))
         if active.vector is not None:
-            return self._submit(VectorSearch(active.vector, active.label, active.hashes, filters))
-        return self._submit(ImageSearch(active.sources, filters, active.crop))
+            return self._submit(
+                VectorSearch(
+                    active.vector,
+                    active.label,
+                    active.hashes,
+                    filters,
+                    signature=active.signature,
+                    match_colour=colour,
+                )
+            )
+        return self._submit(ImageSearch(active.sources, filters, active.crop, colour))
 
     # ---------------------------------------------------------------------- refinements
     def _on_filters_changed(self, filters: dict[str, list[str]]) -> None:
         self.settings.filters = filters
         self._rerun_active()
+
+    def _on_match_colour_toggled(self, on: bool) -> None:
+        self.settings.match_colour = on
+        self._rerun_active()
+
+    def _reset_crop(self) -> None:
+        """Manual crop → automatic again; an automatic box → the whole image."""
+        if self.preview.crop is None and self.preview.found_box is not None:
+            self.preview.set_crop(CropBox(0.0, 0.0, 1.0, 1.0))
+        else:
+            self.preview.set_crop(None)
 
     def _on_crop_changed(self, crop: CropBox | None) -> None:
         active = self.active
@@ -510,9 +560,11 @@ class MainWindow(QMainWindow):
         if crop == active.crop:
             return
         active.crop = crop
-        active.vector = None  # the model must see the new region
+        active.vector = active.signature = None  # the model must see the new region
         self.preview.set_status("Searching…")
-        self._submit(ImageSearch(active.sources, self.filter_bar.filters(), crop))
+        self._submit(
+            ImageSearch(active.sources, self.filter_bar.filters(), crop, self.match_colour)
+        )
 
     # ======================================================================= worker events
     def _on_index_opened(self, summary: IndexSummary) -> None:
@@ -591,7 +643,10 @@ class MainWindow(QMainWindow):
         active = self.active
         if active is not None:
             active.vector = response.vector
+            active.signature = response.signature
             self._shown = active
+            if not active.is_item and response.vector is not None and active.crop is None:
+                self.preview.set_found_box(response.found_box)
         self.preview.set_status("")
         if response.predicted is not None:
             self.prediction_chips.set_predictions(response.predicted)
@@ -645,9 +700,18 @@ class MainWindow(QMainWindow):
             and len(active.sources) == 1
             and self.preview.has_image
         )
-        self.crop_hint.setVisible(can_crop and self.preview.crop is None)
-        self.reset_crop_button.setVisible(self.preview.crop is not None)
-        self.reset_crop_action.setEnabled(self.preview.crop is not None)
+        manual, found = self.preview.crop, self.preview.found_box
+        self.crop_hint.setText(FOUND_HINT if found is not None and manual is None else CROP_HINT)
+        self.crop_hint.setVisible(can_crop and manual is None)
+        whole_image = manual is None and found is not None
+        self.reset_crop_action.setText("Whole image" if whole_image else "Reset crop")
+        self.reset_crop_action.setToolTip(
+            "Search the whole photo instead of the garment found"
+            if whole_image
+            else "Forget the crop"
+        )
+        self.reset_crop_button.setVisible(can_crop and (manual is not None or found is not None))
+        self.reset_crop_action.setEnabled(can_crop and (manual is not None or found is not None))
 
     def _show_item_preview(self, _path: str = "") -> None:
         hit = self._pending_item_preview

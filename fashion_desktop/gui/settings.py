@@ -93,6 +93,14 @@ class AppSettings:
     def shortlist_visible(self, visible: bool) -> None:
         self._settings.setValue("window/shortlist", "true" if visible else "false")
 
+    @property
+    def match_colour(self) -> bool:
+        return str(self._settings.value("search/match_colour", "true")).lower() == "true"
+
+    @match_colour.setter
+    def match_colour(self, on: bool) -> None:
+        self._settings.setValue("search/match_colour", "true" if on else "false")
+
     # --------------------------------------------------------------------- client
     @property
     def client(self) -> str:

@@ -77,21 +77,25 @@ class QuerySource:
 
 @dataclass(frozen=True)
 class ImageSearch:
-    """Search with one image, or several blended into one query, optionally cropped."""
+    """Search with one image, or several blended into one query, optionally cropped (a crop
+    turns automatic garment localisation off)."""
 
     sources: tuple[QuerySource, ...]
     filters: Filters = field(default_factory=dict)
     crop: CropBox | None = None
+    match_colour: bool = True
 
 
 @dataclass(frozen=True)
 class VectorSearch:
-    """Search again from a stored query vector (new filters, no model run)."""
+    """Search again from a stored query vector and label signature (no model run)."""
 
     vector: np.ndarray
     label: str
     exclude_hashes: tuple[str, ...] = ()
     filters: Filters = field(default_factory=dict)
+    signature: np.ndarray | None = None
+    match_colour: bool = True
 
 
 @dataclass(frozen=True)
@@ -100,6 +104,7 @@ class ItemSearch:
 
     item_id: str
     filters: Filters = field(default_factory=dict)
+    match_colour: bool = True
 
 
 Query = ImageSearch | VectorSearch | ItemSearch
@@ -244,6 +249,11 @@ class InferenceWorker(QObject):
         except FashionDesktopError as error:
             self.model_failed.emit(str(error))
             return
+        try:  # photos must not pay for tracing the localiser
+            self._engine.warm_up_localisation()
+        except Exception:  # localisation is an aid: searching whole images still works
+            log.exception("preparing garment localisation")
+            self._engine.localise = "never"
         self.model_ready.emit(embedder.identity.source)
         waiting, self._waiting = self._waiting, None
         if waiting is not None and self._mailbox.is_latest(waiting.request_id):
@@ -280,11 +290,17 @@ class InferenceWorker(QObject):
             return self._answer_images(request.request_id, query)
         engine = self._require_engine()
         filters = _clean(query.filters)
+        scoring = engine.scoring.with_match_colour(query.match_colour)
         if isinstance(query, ItemSearch):
-            return engine.search_item(query.item_id, filters=filters)
+            return engine.search_item(query.item_id, filters=filters, scoring=scoring)
         exclude = engine.index.rows_with_sha256(query.exclude_hashes)
         return engine.search_vector(
-            query.vector, label=query.label, filters=filters, exclude_rows=exclude
+            query.vector,
+            signature=query.signature,
+            label=query.label,
+            filters=filters,
+            exclude_rows=exclude,
+            scoring=scoring,
         )
 
     def _answer_images(self, request_id: int, query: ImageSearch) -> SearchResponse | None:
@@ -310,7 +326,11 @@ class InferenceWorker(QObject):
             return None  # a newer query arrived while decoding: skip the model run
         crop = None if blended else query.crop
         (response,) = engine.search_images(
-            images, filters=_clean(query.filters), blend=blended, crop=crop
+            images,
+            filters=_clean(query.filters),
+            blend=blended,
+            crop=crop,
+            scoring=engine.scoring.with_match_colour(query.match_colour),
         )
         response.query = label
         return response

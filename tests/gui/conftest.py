@@ -43,6 +43,7 @@ class CountingEmbedder:
         self._embedder = embedder
         self.identity = embedder.identity
         self.heads = embedder.heads
+        self.model = embedder.model  # the garment localiser builds on the same network
         self.batches = 0
 
     def embed_batch(self, images):

@@ -325,3 +325,79 @@ def test_pasted_large_qimage_is_decoded_off_the_ui_thread(qtbot, make_window):
         window.open_mime(mime, origin="pasted image")
     assert window.preview.has_image
     assert QApplication.instance() is not None
+
+
+def photo_of(index: int, folder) -> object:
+    """A simulated photo (garment on a busy background) of demo catalogue item ``index``."""
+    import numpy as np
+
+    from fashion_desktop.core.photosim import simulate_photo
+
+    path = folder / f"photo-{index}.jpg"
+    product = Image.open(demo_image(index)).convert("RGB")
+    simulate_photo(product, np.random.default_rng(index)).image.save(path, quality=90)
+    return path
+
+
+def test_a_photo_is_localised_the_box_shown_and_adjustable(
+    qtbot, make_window, counting_embedder, tmp_path
+):
+    window = make_window()
+    with qtbot.waitSignal(window.results_presented, timeout=RESULTS_TIMEOUT):
+        window.open_paths([photo_of(12, tmp_path)])
+    found = window.preview.found_box
+    assert found is not None and window.preview.crop is None
+    assert "found automatically" in window.crop_hint.text()
+    assert window.reset_crop_action.text() == "Whole image"
+    # Drag the found box's right edge inwards: it becomes the user's crop, searched as it is.
+    box = window.preview.crop_to_widget(found)
+    grab = QPoint(int(box.right()), int(box.center().y()))
+    inward = QPoint(int(box.right() - box.width() * 0.3), int(box.center().y()))
+    runs = counting_embedder.batches
+    with qtbot.waitSignal(window.controller.results_ready, timeout=RESULTS_TIMEOUT):
+        qtbot.mousePress(window.preview, Qt.LeftButton, pos=grab)
+        qtbot.mouseMove(window.preview, inward)
+        qtbot.mouseRelease(window.preview, Qt.LeftButton, pos=inward)
+    crop = window.preview.crop
+    assert crop is not None and window.active.crop == crop
+    assert abs(crop.left - found.left) < 0.02 and abs(crop.top - found.top) < 0.02
+    assert crop.right < found.right - 0.1
+    assert counting_embedder.batches == runs + 1
+    assert window.reset_crop_action.text() == "Reset crop"
+    # Reset: the automatic box again; then "Whole image" searches the unlocalised photo.
+    with qtbot.waitSignal(window.controller.results_ready, timeout=RESULTS_TIMEOUT):
+        window.reset_crop_action.trigger()
+    assert window.preview.crop is None and window.preview.found_box is not None
+    with qtbot.waitSignal(window.controller.results_ready, timeout=RESULTS_TIMEOUT):
+        window.reset_crop_action.trigger()
+    whole = window.preview.crop
+    assert whole is not None and (whole.left, whole.top, whole.right, whole.bottom) == (0, 0, 1, 1)
+
+
+def test_a_product_shot_is_searched_whole_without_a_found_box(qtbot, make_window):
+    window = make_window()
+    with qtbot.waitSignal(window.results_presented, timeout=RESULTS_TIMEOUT):
+        window.open_paths([demo_image(12)])
+    assert window.preview.found_box is None and window.preview.crop is None
+    assert not window.reset_crop_button.isVisible()
+
+
+def test_match_colour_reranks_from_the_stored_query_without_the_model(
+    qtbot, make_window, counting_embedder, make_settings
+):
+    window = make_window()
+    assert window.match_colour_action.isChecked()  # on by default
+    with qtbot.waitSignal(window.results_presented, timeout=RESULTS_TIMEOUT):
+        window.open_paths([demo_image(33)])
+    response_on = window.results_model.response
+    assert "baseColour" in response_on.scoring
+    runs = counting_embedder.batches
+    with qtbot.waitSignal(window.controller.results_ready, timeout=RESULTS_TIMEOUT):
+        window.match_colour_button.click()
+    assert not window.match_colour_action.isChecked()
+    assert "baseColour" not in window.results_model.response.scoring
+    assert counting_embedder.batches == runs  # re-ranked from the stored vector and signature
+    assert window.settings.match_colour is False
+    with qtbot.waitSignal(window.controller.results_ready, timeout=RESULTS_TIMEOUT):
+        window.match_colour_button.click()
+    assert [h.item_id for h in window.results_model.hits] == [h.item_id for h in response_on.hits]

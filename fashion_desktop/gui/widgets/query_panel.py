@@ -25,6 +25,9 @@ from fashion_desktop.gui.widgets.image_view import fitted_rect
 ACCENT = QColor("#4f46e5")
 EMPTY_TEXT = "Drop a photo of a garment here, paste it, or open a file"
 MIN_CROP_PIXELS = 12
+#: How near (pixels) to a box edge a press grabs the edge rather than starting a new box.
+EDGE_GRAB_PIXELS = 8
+AUTO_BOX_COLOUR = QColor("#f59e0b")
 #: Heads shown under the preview, in this order, with the field each one can filter.
 PREDICTION_FIELDS = (
     ("articleType", "Type"),
@@ -36,7 +39,13 @@ RECENT_THUMBNAIL_SIDE = 128
 
 
 class QueryPreview(QWidget):
-    """Empty: a dashed drop zone (click to open). Loaded: the query image(s), drag to crop."""
+    """Empty: a dashed drop zone (click to open). Loaded: the query image(s), drag to crop.
+
+    The box shown is the user's crop or, for a photo, the garment found automatically
+    (:meth:`set_found_box`, drawn in amber). Either can be adjusted: drag an edge or a corner to
+    resize it, drag inside to move it, or drag elsewhere for a new box. An adjusted box becomes
+    the user's crop (``crop_changed``).
+    """
 
     crop_changed = Signal(object)  # CropBox | None
     open_requested = Signal()
@@ -51,8 +60,12 @@ class QueryPreview(QWidget):
         self._images: list[QPixmap] = []
         self._scaled_cache: dict[tuple[int, int, int], QPixmap] = {}
         self._crop: CropBox | None = None
+        self._found: CropBox | None = None
         self._drag_start: QPointF | None = None
         self._drag_now: QPointF | None = None
+        #: While adjusting a box: the box at the press and which parts move ("move" or edges).
+        self._grab_rect: QRectF | None = None
+        self._grab: str = ""
         self._highlight = False
         self._status = ""
         self.caption = ""
@@ -67,6 +80,10 @@ class QueryPreview(QWidget):
         return self._crop
 
     @property
+    def found_box(self) -> CropBox | None:
+        return self._found
+
+    @property
     def can_crop(self) -> bool:
         return len(self._images) == 1
 
@@ -74,6 +91,7 @@ class QueryPreview(QWidget):
         self._images = list(pixmaps)
         self._scaled_cache.clear()
         self._crop = None
+        self._found = None
         self.caption = caption
         self.setCursor(Qt.CrossCursor if self.can_crop else Qt.ArrowCursor)
         self.update()
@@ -89,6 +107,16 @@ class QueryPreview(QWidget):
         self.update()
         if notify:
             self.crop_changed.emit(crop)
+
+    def set_found_box(self, box: CropBox | None) -> None:
+        """Show where the garment was found automatically (None: nothing was localised)."""
+        if box != self._found:
+            self._found = box
+            self.update()
+
+    def shown_box(self) -> CropBox | None:
+        """The box on screen: the user's crop, else the automatically found one."""
+        return self._crop if self._crop is not None else self._found
 
     def set_drop_highlight(self, on: bool) -> None:
         self._highlight = on
@@ -112,24 +140,73 @@ class QueryPreview(QWidget):
         if not self._images:
             self.open_requested.emit()
             return
-        if self.can_crop and self.image_rect().contains(event.position()):
-            self._drag_start = self._drag_now = event.position()
+        if not (self.can_crop and self.image_rect().contains(event.position())):
+            return
+        self._drag_start = self._drag_now = event.position()
+        box = self.shown_box()
+        grab = self._grab_at(event.position(), self.crop_to_widget(box)) if box else ""
+        self._grab_rect = self.crop_to_widget(box) if grab and box else None
+        self._grab = grab
 
     def mouseMoveEvent(self, event: QMouseEvent) -> None:  # noqa: N802
         if self._drag_start is not None:
             self._drag_now = event.position()
             self.update()
+            return
+        box = self.shown_box() if self.can_crop else None
+        grab = self._grab_at(event.position(), self.crop_to_widget(box)) if box else ""
+        self.setCursor(_GRAB_CURSORS.get(grab, Qt.CrossCursor) if self.can_crop else Qt.ArrowCursor)
 
     def mouseReleaseEvent(self, event: QMouseEvent) -> None:  # noqa: N802
         if self._drag_start is None:
             return
-        start, end = self._drag_start, event.position()
-        self._drag_start = self._drag_now = None
-        rect = QRectF(start, end).normalized()
-        if rect.width() < MIN_CROP_PIXELS or rect.height() < MIN_CROP_PIXELS:
+        rect = self._dragged_rect(event.position())
+        moved = (event.position() - self._drag_start).manhattanLength() >= 3
+        self._drag_start = self._drag_now = self._grab_rect = None
+        self._grab = ""
+        if not moved or rect.width() < MIN_CROP_PIXELS or rect.height() < MIN_CROP_PIXELS:
             self.update()
             return
         self.set_crop(self._to_crop_box(rect))
+
+    def _grab_at(self, point: QPointF, rect: QRectF) -> str:
+        """What a press at ``point`` takes hold of: edges ("l", "t", "r", "b" combined),
+        "move" inside the box, or "" (start a new box)."""
+        near = EDGE_GRAB_PIXELS
+        if not rect.adjusted(-near, -near, near, near).contains(point):
+            return ""
+        edges = ""
+        if abs(point.x() - rect.left()) <= near:
+            edges += "l"
+        elif abs(point.x() - rect.right()) <= near:
+            edges += "r"
+        if abs(point.y() - rect.top()) <= near:
+            edges += "t"
+        elif abs(point.y() - rect.bottom()) <= near:
+            edges += "b"
+        return edges or ("move" if rect.contains(point) else "")
+
+    def _dragged_rect(self, now: QPointF) -> QRectF:
+        """The box being drawn or adjusted, in widget coordinates, kept inside the image."""
+        assert self._drag_start is not None
+        image = self.image_rect()
+        if self._grab_rect is None:
+            return QRectF(self._drag_start, now).normalized().intersected(image)
+        delta = now - self._drag_start
+        rect = QRectF(self._grab_rect)
+        if self._grab == "move":
+            dx = min(max(delta.x(), image.left() - rect.left()), image.right() - rect.right())
+            dy = min(max(delta.y(), image.top() - rect.top()), image.bottom() - rect.bottom())
+            return rect.translated(dx, dy)
+        if "l" in self._grab:
+            rect.setLeft(rect.left() + delta.x())
+        if "r" in self._grab:
+            rect.setRight(rect.right() + delta.x())
+        if "t" in self._grab:
+            rect.setTop(rect.top() + delta.y())
+        if "b" in self._grab:
+            rect.setBottom(rect.bottom() + delta.y())
+        return rect.normalized().intersected(image)
 
     def _to_crop_box(self, rect: QRectF) -> CropBox | None:
         image = self.image_rect()
@@ -219,23 +296,52 @@ class QueryPreview(QWidget):
         target = self.image_rect()
         pixmap = self._scaled(0, target.size().toSize())
         painter.drawPixmap(target.topLeft(), pixmap)
+        automatic = False
         crop_rect = None
         if self._drag_start is not None and self._drag_now is not None:
-            crop_rect = QRectF(self._drag_start, self._drag_now).normalized().intersected(target)
+            crop_rect = self._dragged_rect(self._drag_now)
         elif self._crop is not None:
             crop_rect = self.crop_to_widget(self._crop)
+        elif self._found is not None:
+            crop_rect, automatic = self.crop_to_widget(self._found), True
         if crop_rect is None or crop_rect.isEmpty():
             return
         shade = QPainterPath()
         shade.addRect(target)
         hole = QPainterPath()
         hole.addRect(crop_rect)
-        painter.fillPath(shade.subtracted(hole), QColor(15, 23, 42, 120))
+        painter.fillPath(shade.subtracted(hole), QColor(15, 23, 42, 70 if automatic else 120))
         painter.setPen(QPen(QColor("#ffffff"), 2))
         painter.setBrush(Qt.NoBrush)
         painter.drawRect(crop_rect)
-        painter.setPen(QPen(ACCENT, 1, Qt.DashLine))
+        colour = AUTO_BOX_COLOUR if automatic else ACCENT
+        painter.setPen(QPen(colour, 1.5 if automatic else 1, Qt.DashLine))
         painter.drawRect(crop_rect)
+        painter.setPen(Qt.NoPen)
+        painter.setBrush(colour)
+        for corner in (
+            crop_rect.topLeft(),
+            crop_rect.topRight(),
+            crop_rect.bottomLeft(),
+            crop_rect.bottomRight(),
+        ):
+            painter.drawRect(QRectF(corner.x() - 3, corner.y() - 3, 6, 6))
+        if automatic:
+            self._paint_box_label(painter, crop_rect, "Garment found", colour)
+
+    def _paint_box_label(self, painter: QPainter, box: QRectF, text: str, colour: QColor) -> None:
+        font = QFont(self.font())
+        font.setPointSizeF(font.pointSizeF() * 0.85)
+        font.setWeight(QFont.DemiBold)
+        painter.setFont(font)
+        width = painter.fontMetrics().horizontalAdvance(text) + 12
+        height = painter.fontMetrics().height() + 4
+        top = box.top() - height if box.top() - height >= self.image_rect().top() else box.top()
+        label = QRectF(box.left(), top, width, height)
+        painter.setBrush(colour)
+        painter.drawRect(label)
+        painter.setPen(QColor("#111827"))
+        painter.drawText(label, Qt.AlignCenter, text)
 
     def _paint_blend(self, painter: QPainter, bounds: QRectF) -> None:
         count = len(self._images)
@@ -266,6 +372,19 @@ class QueryPreview(QWidget):
         painter.drawRoundedRect(pill, 15, 15)
         painter.setPen(QColor("#ffffff"))
         painter.drawText(pill, Qt.AlignCenter, self._status)
+
+
+_GRAB_CURSORS = {
+    "move": Qt.SizeAllCursor,
+    "l": Qt.SizeHorCursor,
+    "r": Qt.SizeHorCursor,
+    "t": Qt.SizeVerCursor,
+    "b": Qt.SizeVerCursor,
+    "lt": Qt.SizeFDiagCursor,
+    "rb": Qt.SizeFDiagCursor,
+    "rt": Qt.SizeBDiagCursor,
+    "lb": Qt.SizeBDiagCursor,
+}
 
 
 class PredictionChips(QWidget):
