@@ -320,3 +320,52 @@ def test_evaluate_compare_weights_side_by_side(
     assert data["before"]["index_items"] == data["after"]["index_items"] == 20
     assert data["after"]["model"]["fingerprint"] == resumed_run["result"].report["fingerprint"]
     assert set(data["delta"]) >= {"articleType", "gender"}
+
+
+# ------------------------------------------------------------------ photo-robust training
+def test_photo_views_pair_each_photo_with_its_clean_item(make_catalogue, tmp_path: Path) -> None:
+    from fashion_desktop.core.training import INSTANCE_OUTPUT, _dataset_class
+
+    config = tiny_config(make_catalogue(range(8)), tmp_path / "m", photo_views=0.5)
+    data = prepare_training_data(read_catalogue(config.catalogue), config)
+    dataset_class = _dataset_class()
+
+    def batch(seed: int = 0):
+        dataset = dataset_class(
+            data.train, data.train_labels, None, 4, shuffle=True, seed=seed, photo_views=0.5
+        )
+        return dataset[0]
+
+    images, targets, weights = batch()
+    assert images.shape == (6, 224, 224, 3) and images.dtype == np.uint8
+    assert targets[INSTANCE_OUTPUT].tolist() == [0, 1, 2, 3, 0, 1]
+    for name in LABELS:  # a photo view carries its item's labels
+        assert targets[name][4:].tolist() == targets[name][:2].tolist()
+        assert weights[name].shape == (6,)
+    assert not np.array_equal(images[4], images[0])  # the photo is not the product shot
+    again, _, _ = batch()
+    np.testing.assert_array_equal(again, images)  # deterministic for (seed, epoch, batch)
+    other, _, _ = batch(seed=1)
+    assert not np.array_equal(other[4:], images[4:])
+    clean = dataset_class(data.train, data.train_labels, None, 4, shuffle=False, seed=0)
+    assert clean[0][0].shape[0] == 4 and INSTANCE_OUTPUT not in clean[0][1]
+
+
+def test_photo_robust_training_step_trains_the_instance_term(tmp_path: Path) -> None:
+    from fd_testdata import write_styles_catalogue
+
+    folder = write_styles_catalogue(tmp_path / "catalog", range(12))
+    config = tiny_config(folder, tmp_path / "model", photo_views=0.5, val_fraction=0.25)
+    result = train(config)
+    report = result.report
+    assert report["config"]["photo_views"] == 0.5
+    assert report["fingerprint"] != report["initial_fingerprint"]
+    history = report["history"][0]
+    assert "instance_loss" in history and np.isfinite(history["instance_loss"])
+    assert "val_loss" in history
+    # The exported model is an ordinary one: index build and search load it as usual.
+    from fashion_desktop.core.embedder import Embedder
+
+    assert Embedder.load(tmp_path / "model", warm=False).heads is not None
+    with pytest.raises(SystemExit):
+        main(["train", str(folder), "--out", str(tmp_path / "x"), "--photo-views", "1.5"])

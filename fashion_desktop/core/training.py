@@ -48,6 +48,7 @@ from fashion_desktop.core.imaging import (
     prepare_for_model,
     read_image_bytes,
 )
+from fashion_desktop.core.photosim import simulate_photo
 
 DEFAULT_LABELS = ("articleType", "baseColour", "gender")
 OTHER_CLASS = "other"
@@ -61,6 +62,7 @@ MODEL_CHECKPOINT = "training.weights.h5"
 BEST_CHECKPOINT = "best.weights.h5"
 OPTIMIZER_CHECKPOINT = "optimizer.npz"
 PROJECTION_OUTPUT = "projection"
+INSTANCE_OUTPUT = "instance"
 #: ResNet50 has five stages: conv1 (+pool1), conv2_x, conv3_x, conv4_x, conv5_x.
 RESNET_STAGES = 5
 DECODE_THREADS = 2
@@ -96,6 +98,11 @@ class TrainingConfig:
     augment: bool = True
     projection_dim: int = 0  # >0: a projection head trained with a supervised contrastive loss
     projection_weight: float = 0.5
+    #: Photo-robust training: this share of each batch's items is shown twice, clean and as a
+    #: simulated photo (heads learn both), and an instance-level contrastive term of this
+    #: weight pulls the two views' embeddings together.
+    photo_views: float = 0.0
+    instance_weight: float = 0.5
     precision: str = "auto"  # auto (mixed_float16 on a GPU) | float32 | mixed
     seed: int = 0
     workers: int = 2
@@ -107,6 +114,7 @@ class TrainingConfig:
             "labels": list(self.labels),
             "freeze_backbone": self.freeze_backbone,
             "projection_dim": self.projection_dim,
+            "photo_robust": self.photo_views > 0,
             "min_class_count": self.min_class_count,
             "split": self.split,
             "val_fraction": self.val_fraction,
@@ -380,6 +388,10 @@ def build_training_model(backbone, spaces: dict[str, LabelSpace], config: Traini
         outputs[PROJECTION_OUTPUT] = keras.layers.UnitNormalization(
             dtype="float32", name=PROJECTION_OUTPUT
         )(projected)
+    if config.photo_views > 0:  # the search's own space: the L2-normalised embedding
+        outputs[INSTANCE_OUTPUT] = keras.layers.UnitNormalization(
+            dtype="float32", name=INSTANCE_OUTPUT
+        )(embedding)
     return keras.Model(inputs, outputs, name="fashion_training")
 
 
@@ -392,6 +404,9 @@ def compile_training_model(model, spaces: dict[str, LabelSpace], config: Trainin
     if config.projection_dim > 0:
         losses[PROJECTION_OUTPUT] = _supervised_contrastive_loss()
         weights[PROJECTION_OUTPUT] = config.projection_weight
+    if config.photo_views > 0:  # labels are item numbers: a clean and a photo view pair up
+        losses[INSTANCE_OUTPUT] = _supervised_contrastive_loss()
+        weights[INSTANCE_OUTPUT] = config.instance_weight
     model.compile(
         optimizer=keras.optimizers.Adam(config.learning_rate),
         loss=losses,
@@ -564,6 +579,8 @@ def _dataset_class():
             seed: int,
             epoch: int = 0,
             projection_label: str | None = None,
+            photo_views: float = 0.0,
+            instance_output: bool = False,
             workers: int = 1,
         ) -> None:
             super().__init__(workers=workers, use_multiprocessing=False)
@@ -575,6 +592,8 @@ def _dataset_class():
             self.seed = seed
             self.epoch = epoch
             self.projection_label = projection_label
+            self.photo_views = photo_views
+            self.instance_output = instance_output or photo_views > 0
             self.order = self._order()
 
         def _order(self) -> np.ndarray:
@@ -587,28 +606,48 @@ def _dataset_class():
 
         def __getitem__(self, index: int):
             rows = self.order[index * self.batch_size : (index + 1) * self.batch_size]
-            images = np.empty((len(rows), MODEL_INPUT_SIZE, MODEL_INPUT_SIZE, 3), np.uint8)
+            views = round(len(rows) * self.photo_views) if self.photo_views > 0 else 0
+            count = len(rows) + views
+            images = np.empty((count, MODEL_INPUT_SIZE, MODEL_INPUT_SIZE, 3), np.uint8)
             readable = np.ones(len(rows), np.float32)
+            rng = np.random.default_rng((self.seed, self.epoch, index))
+            products = []
             for slot, row in enumerate(rows):
                 item = self.items[row]
                 try:
                     data = read_image_bytes(item.image_path)
-                    images[slot] = prepare_for_model(decode_image(data, item.image_path.name))
+                    product = decode_image(data, item.image_path.name)
+                    images[slot] = prepare_for_model(product)
                 except FashionDesktopError:  # vanished or changed since the check: weight 0
                     images[slot] = 255
                     readable[slot] = 0.0
+                    product = None
+                products.append(product)
+            for view in range(views):  # the batch's first items again, photographed
+                product = products[view]
+                if product is None:
+                    images[len(rows) + view] = 255
+                    continue
+                others = [p for p in products if p is not None and p is not product][:2]
+                photo = simulate_photo(product.convert("RGB"), rng, distractors=others)
+                images[len(rows) + view] = prepare_for_model(photo.image)
+            paired = np.concatenate([np.arange(len(rows)), np.arange(views)])
+            weight_of_view = readable[paired]
             targets, weights = {}, {}
             for name, labels in self.labels.items():
-                y = labels[rows]
-                w = (y >= 0).astype(np.float32) * readable
+                y = labels[rows][paired]
+                w = (y >= 0).astype(np.float32) * weight_of_view
                 if self.class_weights is not None:
                     w *= self.class_weights[name][np.maximum(y, 0)]
                 targets[name] = np.maximum(y, 0)
                 weights[name] = w
             if self.projection_label is not None:
-                y = self.labels[self.projection_label][rows]
-                targets[PROJECTION_OUTPUT] = np.where(readable > 0, y, -1).astype(np.int32)
-                weights[PROJECTION_OUTPUT] = readable.copy()
+                y = self.labels[self.projection_label][rows][paired]
+                targets[PROJECTION_OUTPUT] = np.where(weight_of_view > 0, y, -1).astype(np.int32)
+                weights[PROJECTION_OUTPUT] = weight_of_view.copy()
+            if self.instance_output:
+                targets[INSTANCE_OUTPUT] = np.where(weight_of_view > 0, paired, -1).astype(np.int32)
+                weights[INSTANCE_OUTPUT] = weight_of_view.copy()
             return images, targets, weights
 
         def on_epoch_end(self) -> None:
@@ -945,6 +984,7 @@ def _train_with_keras(
         seed=config.seed,
         epoch=resumed_from,
         projection_label=projection_label,
+        photo_views=config.photo_views,
         workers=config.workers,
     )
     val_set = (
@@ -956,6 +996,7 @@ def _train_with_keras(
             shuffle=False,
             seed=config.seed,
             projection_label=projection_label,
+            instance_output=config.photo_views > 0,  # clean only: no pairs, a zero term
             workers=config.workers,
         )
         if data.val
