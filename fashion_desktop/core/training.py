@@ -1131,7 +1131,7 @@ def classification_metrics(truth: np.ndarray, predicted: np.ndarray, n_classes: 
 
 # ------------------------------------------------------------------------------- curves
 def draw_training_curves(history: list[dict], heads: list[str], path: Path) -> None:
-    """Loss and accuracy per epoch (train solid, validation dashed), drawn with Pillow."""
+    """Loss and accuracy per epoch (train solid, validation dashed; one colour per head)."""
     from PIL import Image, ImageDraw
 
     width, height, margin = 960, 400, 48
@@ -1185,14 +1185,31 @@ def draw_training_curves(history: list[dict], heads: list[str], path: Path) -> N
             if not points:
                 continue
             for a, b in itertools.pairwise(points):
-                draw.line((a, b), fill=colour, width=1 if dashed else 2)
+                _draw_line(draw, a, b, colour, dashed=dashed)
             for x, y in points:
                 r = 2 if dashed else 3
                 draw.ellipse(
                     (x - r, y - r, x + r, y + r), outline=colour, fill=None if dashed else colour
                 )
-            legend_y = top + 16 + 14 * number
-            draw.line((right - 120, legend_y + 6, right - 104, legend_y + 6), fill=colour, width=2)
+            # Loss falls and accuracy rises: the legend goes where the curves are not.
+            legend_top = top + 16 if title == "loss" else bottom - 8 - 14 * len(series)
+            legend_y = legend_top + 14 * number
+            sample = ((right - 124, legend_y + 6), (right - 104, legend_y + 6))
+            _draw_line(draw, *sample, colour, dashed=dashed)
             draw.text((right - 100, legend_y), label, fill="black")
     with atomic_file(path, "wb") as handle:
         image.save(handle, format="PNG")
+
+
+def _draw_line(draw, a: tuple[float, float], b: tuple[float, float], colour, *, dashed: bool):
+    """A 2-px line from ``a`` to ``b``, in 5-px dashes for validation series."""
+    if not dashed:
+        draw.line((a, b), fill=colour, width=2)
+        return
+    length = math.dist(a, b)
+    steps = max(int(length // 5), 1)
+    for i in range(0, steps, 2):
+        t0, t1 = i / steps, min((i + 1) / steps, 1.0)
+        start = (a[0] + (b[0] - a[0]) * t0, a[1] + (b[1] - a[1]) * t0)
+        end = (a[0] + (b[0] - a[0]) * t1, a[1] + (b[1] - a[1]) * t1)
+        draw.line((start, end), fill=colour, width=2)
