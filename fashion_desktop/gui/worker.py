@@ -249,15 +249,15 @@ class InferenceWorker(QObject):
         except FashionDesktopError as error:
             self.model_failed.emit(str(error))
             return
-        try:  # photos must not pay for tracing the localiser
-            self._engine.warm_up_localisation()
-        except Exception:  # localisation is an aid: searching whole images still works
-            log.exception("preparing garment localisation")
-            self._engine.localise = "never"
         self.model_ready.emit(embedder.identity.source)
         waiting, self._waiting = self._waiting, None
         if waiting is not None and self._mailbox.is_latest(waiting.request_id):
             self._run(waiting)
+        try:  # after the first answer, so that photos later do not pay for tracing it
+            self._engine.warm_up_localisation()
+        except Exception:  # localisation is an aid: searching whole images still works
+            log.exception("preparing garment localisation")
+            self._engine.localise = "never"
 
     @Slot()
     def forget_queries(self) -> None:
