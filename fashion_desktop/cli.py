@@ -411,6 +411,15 @@ def _index_info(path: Path) -> int:
         + (" (PCA of 2048-d)" if manifest["projection"] else "")
     )
     print(f"  model:      {manifest['model']['source']} ({manifest['model']['fingerprint'][:16]})")
+    layout = index.signature_layout
+    print(
+        "  labels:     "
+        + (
+            ", ".join(f"{name} ({len(classes)} classes)" for name, classes in layout.heads)
+            if layout is not None
+            else "none (ranked by cosine similarity only)"
+        )
+    )
     print(f"  catalogue:  {index.catalogue_root}")
     print(f"  fields:     {', '.join(index.fields)}")
     print(f"  created:    {manifest.get('created', '?')}")
