@@ -490,3 +490,34 @@ def test_demo_index_finds_its_catalogue_when_moved(tmp_path: Path) -> None:
         assert index.item(0).image_path.is_file()
     finally:
         index.close()
+
+
+@pytest.mark.model
+def test_search_localises_photos_and_ranks_with_labels(capsys, cached_model_loading, tmp_path):
+    """The bundled model and demo index: a photo gets a garment box, ranking options apply."""
+    import numpy as np
+
+    from fashion_desktop.core.photosim import simulate_photo
+    from fashion_desktop.resources import demo_catalogue_path, demo_index_path
+
+    product = sorted((demo_catalogue_path() / "images").iterdir())[5]
+    photo = tmp_path / "photo.jpg"
+    simulate_photo(Image.open(product).convert("RGB"), np.random.default_rng(5)).image.save(photo)
+
+    def search(*options):
+        code, stdout, stderr = run(
+            capsys, "search", product, photo, "--index", demo_index_path(), "--json", *options
+        )
+        assert code == EXIT_OK, stderr
+        return json_lines(stdout)
+
+    shot, picture = search()
+    assert "garment_box" not in shot and len(picture["garment_box"]) == 4
+    assert "articleType" in shot["scoring"] and "baseColour" in shot["scoring"]
+    assert all(0 <= r["score"] <= 1 for r in shot["results"])
+    _, whole = search("--localise", "never")
+    assert "garment_box" not in whole
+    shot_any_colour, _ = search("--no-match-colour")
+    assert "baseColour" not in shot_any_colour["scoring"]
+    cosine, _ = search("--cosine-only")
+    assert cosine["scoring"] == "cosine similarity"
