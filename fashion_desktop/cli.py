@@ -575,6 +575,7 @@ def _print_photo_report(report) -> None:
         f"photos: {report.queries:,} queries against {report.index_items:,} items"
         + (f" ({'; '.join(notes)})" if notes else "")
     )
+    print(f"ranked by {report.scoring}")
     columns = "".join(f"{f'R@{k}':>8}" for k in report.ks)
     print(f"{'exact item':<16}{columns}{f'MRR@{max(report.ks)}':>9}{'queries':>9}")
     values = "".join(f"{report.recall[k]:>8.3f}" for k in report.ks)

@@ -303,10 +303,12 @@ class PhotoReport:
     groups: dict[str, dict[str, float]] = field(default_factory=dict)
     not_in_index: list[str] = field(default_factory=list)
     skipped: list[tuple[str, str]] = field(default_factory=list)
+    scoring: str = "cosine similarity"
 
     def to_json(self) -> dict:
         return {
             "mode": "photos",
+            "scoring": self.scoring,
             "queries": self.queries,
             "index_items": self.index_items,
             "recall": {f"R@{k}": round(value, 4) for k, value in self.recall.items()},
@@ -383,6 +385,7 @@ def evaluate_photos(
     )
     rankings = [[row for row, _ in hits] for hits in ranked]
     report = PhotoReport(ks, len(kept), len(index), not_in_index=missing, skipped=photos.skipped)
+    report.scoring = scoring.describe() if weights is not None else "cosine similarity"
     report.recall, report.mrr = exact_item_recall(targets, rankings, ks)
     groups: dict[str, list[int]] = {}
     for n, position in enumerate(kept):
