@@ -102,12 +102,14 @@ def test_signature_layout_round_trips_and_slices() -> None:
     assert layout.matches(toy_heads()) and not layout.matches(None)
 
 
-def test_signatures_are_unit_per_head_and_agree_as_bhattacharyya() -> None:
+def test_signatures_are_probabilities_and_agree_as_the_chance_of_one_class() -> None:
     heads = toy_heads()
     layout = SignatureLayout.from_heads(heads)
     signatures = label_signatures(heads, np.stack([QUERY, *ITEMS.values()]), layout)
     colour = signatures[:, layout.slices()[COLOUR_HEAD]]
-    assert np.allclose(np.linalg.norm(colour, axis=1), 1.0, atol=1e-5)
+    assert np.allclose(colour.sum(axis=1), 1.0, atol=1e-5)
+    uncertain = label_signatures(heads, raw(), layout)[:, layout.slices()[COLOUR_HEAD]]
+    assert uncertain[0] @ uncertain[0] == pytest.approx(0.5, abs=1e-3)  # 50/50 agrees half the time
     assert colour[0] @ colour[2] == pytest.approx(1.0, abs=1e-3)  # red vs red
     assert colour[0] @ colour[1] == pytest.approx(0.0, abs=0.01)  # red vs blue
 
@@ -186,3 +188,12 @@ def test_query_signatures_of_another_layout_are_refused(tmp_path: Path) -> None:
             )
     finally:
         index.close()
+
+
+def test_photos_use_their_own_weights() -> None:
+    layout = SignatureLayout.from_heads(toy_heads())
+    scoring = Scoring({COLOUR_HEAD: 2.0}, photo_weights={})
+    assert scoring.for_query(photo=False) is scoring
+    assert scoring.for_query(photo=True).weight_vector(layout) is None
+    photo = Scoring({COLOUR_HEAD: 2.0}, photo_weights={COLOUR_HEAD: 0.5}).for_query(photo=True)
+    assert photo.weight_vector(layout).tolist() == pytest.approx([0, 0, 0.5, 0.5])
