@@ -493,7 +493,7 @@ def _print_response(response) -> None:
             v for v in (meta.get("gender"), meta.get("articleType"), meta.get("baseColour")) if v
         )
         name = meta.get("productDisplayName", "")
-        print(f"  {hit.rank}. {hit.score:.3f}  {hit.item_id:<8} {kind:<32} {name}")
+        print(f"  {hit.rank}. {hit.similarity:.3f}  {hit.item_id:<8} {kind:<32} {name}")
     timings = ", ".join(f"{k} {v:.0f} ms" for k, v in response.timings_ms.items())
     print(f"  ({timings})")
 

@@ -21,7 +21,7 @@ from fashion_desktop import resources
 from fashion_desktop.cli import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, main, parse_filters
 from fashion_desktop.core.errors import FashionDesktopError
 
-RESULT_KEYS = {"rank", "id", "score", "image", "metadata"}
+RESULT_KEYS = {"rank", "id", "score", "similarity", "image", "metadata"}
 
 
 def run(capsys: pytest.CaptureFixture[str], *args: object) -> tuple[int, str, str]:
@@ -36,7 +36,15 @@ def json_lines(out: str) -> list[dict]:
 
 
 def check_response_schema(answer: dict, k: int) -> None:
-    assert set(answer) <= {"query", "results", "timings_ms", "predicted", "scoring", "garment_box"}
+    assert set(answer) <= {
+        "query",
+        "results",
+        "timings_ms",
+        "predicted",
+        "scoring",
+        "garment_box",
+        "query_kind",
+    }
     assert {"query", "results", "timings_ms", "scoring"} <= set(answer)
     assert isinstance(answer["query"], str)
     assert len(answer["results"]) == k
@@ -513,6 +521,8 @@ def test_search_localises_photos_and_ranks_with_labels(capsys, cached_model_load
 
     shot, picture = search()
     assert "garment_box" not in shot and len(picture["garment_box"]) == 4
+    assert (shot["query_kind"], picture["query_kind"]) == ("product shot", "photo")
+    assert picture["scoring"] == "cosine similarity"  # photos keep the cosine (measured)
     assert "articleType" in shot["scoring"] and "baseColour" in shot["scoring"]
     assert all(0 <= r["score"] <= 1 for r in shot["results"])
     _, whole = search("--localise", "never")

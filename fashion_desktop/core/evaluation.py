@@ -346,7 +346,8 @@ def evaluate_photos(
     group_field: str = PHOTO_GROUP_FIELD,
     scoring: Scoring = DEFAULT_SCORING,
 ) -> PhotoReport:
-    """Exact-item Recall@k of embedded photos whose catalogue ids name items of ``index``.
+    """Exact-item Recall@k of embedded photos whose catalogue ids name items of ``index``,
+    ranked with ``scoring``'s photo weights (catalogue-style queries use its product weights).
 
     Photos of items the index lacks cannot be found and are left out (and counted): the index
     must contain every photo's item for the figure to mean anything. Nothing is excluded from
@@ -376,6 +377,7 @@ def evaluate_photos(
             "the id of the indexed item it shows."
         )
     vectors = search_vectors_for(photos.raw[kept], index.projection)
+    scoring = scoring.for_query(photo=True)
     signatures, weights = photos.scoring_inputs(index, scoring)
     ranked = index.search_many(
         vectors,

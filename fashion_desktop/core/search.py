@@ -23,7 +23,12 @@ from fashion_desktop.core.errors import FashionDesktopError
 from fashion_desktop.core.heads import Predictions
 from fashion_desktop.core.imaging import CropBox, QueryImage, prepare_for_model
 from fashion_desktop.core.index import EmbeddingIndex, normalise, search_vectors_for
-from fashion_desktop.core.localise import LOCALISE_MODES, GarmentLocator, garment_box
+from fashion_desktop.core.localise import (
+    LOCALISE_MODES,
+    GarmentLocator,
+    garment_box,
+    looks_like_product_shot,
+)
 from fashion_desktop.core.scoring import DEFAULT_SCORING, Scoring, label_signatures
 
 DEFAULT_K = 5
@@ -38,12 +43,16 @@ class SearchHit:
     image_path: Path
     metadata: dict[str, str]
     row: int
+    #: The embeddings' cosine (1.0 = the same picture); ``score`` also counts label agreement
+    #: and is what the results are ordered by.
+    similarity: float = 0.0
 
     def to_json(self) -> dict:
         return {
             "rank": self.rank,
             "id": self.item_id,
             "score": round(self.score, 4),
+            "similarity": round(self.similarity, 4),
             "image": str(self.image_path.resolve()),
             "metadata": self.metadata,
         }
@@ -65,6 +74,8 @@ class SearchResponse:
     found_box: CropBox | None = None
     #: How the results were ranked (:meth:`Scoring.describe`).
     scoring: str = ""
+    #: The query is a photo (not a product on a plain background): ranked with photo weights.
+    photo: bool = False
 
     def to_json(self) -> dict:
         answer: dict = {
@@ -76,6 +87,7 @@ class SearchResponse:
             answer["garment_box"] = [round(v, 4) for v in self.found_box.as_tuple()]
         if self.scoring:
             answer["scoring"] = self.scoring
+        answer["query_kind"] = "photo" if self.photo else "product shot"
         if self.predicted is not None:
             answer["predicted"] = {
                 head: [[label, prob] for label, prob in classes]
@@ -154,7 +166,9 @@ class SearchEngine:
             return []
         embedder = self._require_embedder()
         mode = self.localise if localise is None else localise
+        scoring = self.scoring if scoring is None else scoring
         t0 = time.perf_counter()
+        photos = [not looks_like_product_shot(q.image) for q in images]
         locator = None if crop is not None or mode == "never" else self.garment_locator()
         if locator is None:
             boxes: list[CropBox | None] = [crop] * len(images)
@@ -178,14 +192,14 @@ class SearchEngine:
             label = " + ".join(q.label for q in images)
             unit = normalise(normalise(raw).mean(axis=0))
             raw_for_heads = raw.mean(axis=0)
-            groups = [(label, unit, raw_for_heads, [q.sha256 for q in images], None)]
+            groups = [(label, unit, raw_for_heads, [q.sha256 for q in images], None, any(photos))]
         else:
             groups = [
-                (q.label, normalise(r), r, [q.sha256], box)
-                for q, r, box in zip(images, raw, found, strict=True)
+                (q.label, normalise(r), r, [q.sha256], box, photo)
+                for q, r, box, photo in zip(images, raw, found, photos, strict=True)
             ]
         responses = []
-        for label, unit, raw_vector, hashes, box in groups:
+        for label, unit, raw_vector, hashes, box, photo in groups:
             response = self._search_vector(
                 label,
                 self._to_index_space(unit),
@@ -193,8 +207,9 @@ class SearchEngine:
                 k=k,
                 filters=filters,
                 exclude_rows=self.index.rows_with_sha256(hashes),
-                scoring=scoring,
+                scoring=scoring.for_query(photo),
             )
+            response.photo = photo
             response.timings_ms = {
                 name: ms * len(hashes) for name, ms in per_image.items() if name != "localise"
             } | response.timings_ms
@@ -247,9 +262,12 @@ class SearchEngine:
         filters: FilterSpec | None = None,
         exclude_rows: Collection[int] = (),
         scoring: Scoring | None = None,
+        photo: bool = False,
     ) -> SearchResponse:
-        """Search again from a vector (and signature) returned earlier, e.g. with new filters."""
-        return self._search_vector(
+        """Search again from a vector (and signature) returned earlier, e.g. with new filters;
+        ``photo`` as the original response said."""
+        scoring = (self.scoring if scoring is None else scoring).for_query(photo)
+        response = self._search_vector(
             label,
             vector,
             signature,
@@ -258,6 +276,8 @@ class SearchEngine:
             exclude_rows=exclude_rows,
             scoring=scoring,
         )
+        response.photo = photo
+        return response
 
     # ---------------------------------------------------------------------------- internals
     def _require_embedder(self) -> Embedder:
@@ -298,13 +318,25 @@ class SearchEngine:
         )
         t1 = time.perf_counter()
         items = self.index.items([row for row, _ in ranked])
-        # Label agreement adds up to sum(weights): scale the score back to 0..1 for display.
+        # Label agreement adds up to sum(weights): scale the score back to 0..1.
         scale = (
             1.0 + scoring.total_weight(self.index.signature_layout) if weights is not None else 1.0
         )
+        rows = [row for row, _ in ranked]
+        cosines = np.asarray(self.index.vectors[rows]) @ vector if rows else np.empty(0)
         hits = [
-            SearchHit(rank, item.item_id, score / scale, item.image_path, item.metadata, item.row)
-            for rank, (item, (_, score)) in enumerate(zip(items, ranked, strict=True), start=1)
+            SearchHit(
+                rank,
+                item.item_id,
+                score / scale,
+                item.image_path,
+                item.metadata,
+                item.row,
+                float(cosine),
+            )
+            for rank, (item, (_, score), cosine) in enumerate(
+                zip(items, ranked, cosines, strict=True), start=1
+            )
         ]
         timings = {"search": (t1 - t0) * 1000, "lookup": (time.perf_counter() - t1) * 1000}
         described = scoring.describe() if weights is not None else "cosine similarity"

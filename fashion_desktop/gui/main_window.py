@@ -95,6 +95,7 @@ class ActiveQuery:
     crop: CropBox | None = None
     vector: np.ndarray | None = None
     signature: np.ndarray | None = None
+    photo: bool = False
     hashes: tuple[str, ...] = ()
 
     @property
@@ -532,6 +533,7 @@ class MainWindow(QMainWindow):
                     filters,
                     signature=active.signature,
                     match_colour=colour,
+                    photo=active.photo,
                 )
             )
         return self._submit(ImageSearch(active.sources, filters, active.crop, colour))
@@ -644,6 +646,7 @@ class MainWindow(QMainWindow):
         if active is not None:
             active.vector = response.vector
             active.signature = response.signature
+            active.photo = response.photo
             self._shown = active
             if not active.is_item and response.vector is not None and active.crop is None:
                 self.preview.set_found_box(response.found_box)
@@ -699,6 +702,14 @@ class MainWindow(QMainWindow):
             and not active.is_item
             and len(active.sources) == 1
             and self.preview.has_image
+        )
+        photo = active is not None and active.photo and not active.is_item
+        self.match_colour_button.setEnabled(not photo)
+        self.match_colour_button.setToolTip(
+            "Photos are ranked by the picture alone: under shop light the colour the model reads "
+            "is too unreliable to rank by."
+            if photo
+            else MATCH_COLOUR_TIP
         )
         manual, found = self.preview.crop, self.preview.found_box
         self.crop_hint.setText(FOUND_HINT if found is not None and manual is None else CROP_HINT)

@@ -80,16 +80,16 @@ def check_window_search(started: float) -> dict:
     if not hits:
         raise FashionDesktopError(f"no results within {TIMEOUT_S} s")
     top = hits[0]
-    if top.item_id != expected_id or top.score < MIN_NEAR_DUPLICATE_SCORE:
+    if top.item_id != expected_id or top.similarity < MIN_NEAR_DUPLICATE_SCORE:
         raise FashionDesktopError(
-            f"expected item {expected_id} first, got {top.item_id} ({top.score:.3f})"
+            f"expected item {expected_id} first, got {top.item_id} ({top.similarity:.3f})"
         )
     return {
         "window_ready_s": round(window_ready_s, 2),
         "launch_to_window_ready_s": None if since_launch is None else round(since_launch, 2),
         "first_query_s": round(elapsed, 2),
         "query_item": expected_id,
-        "top_score": round(top.score, 4),
+        "top_score": round(top.similarity, 4),
     }
 
 

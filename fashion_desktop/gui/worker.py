@@ -96,6 +96,7 @@ class VectorSearch:
     filters: Filters = field(default_factory=dict)
     signature: np.ndarray | None = None
     match_colour: bool = True
+    photo: bool = False  # as the first answer said: photos are ranked with photo weights
 
 
 @dataclass(frozen=True)
@@ -301,6 +302,7 @@ class InferenceWorker(QObject):
             filters=filters,
             exclude_rows=exclude,
             scoring=scoring,
+            photo=query.photo,
         )
 
     def _answer_images(self, request_id: int, query: ImageSearch) -> SearchResponse | None:

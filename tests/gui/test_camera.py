@@ -61,7 +61,7 @@ def test_capture_use_searches_with_the_frame(qtbot, camera_window):
     assert len(hits) == 5
     # The frame is the demo item itself: it comes first.
     assert hits[0].image_path.name == demo_image(3).name
-    assert hits[0].score > 0.95
+    assert hits[0].similarity > 0.95
 
 
 def test_retake_shows_the_live_feed_again(qtbot):

@@ -64,7 +64,7 @@ class ItemDetailDialog(QDialog):
         title = QLabel(name)
         title.setObjectName("DetailTitle")
         title.setWordWrap(True)
-        score = QLabel(f"Result {hit.rank} · similarity {hit.score:.3f}")
+        score = QLabel(f"Result {hit.rank} · similarity {hit.similarity:.3f}")
         score.setObjectName("MutedLabel")
         form = QFormLayout()
         form.setLabelAlignment(Qt.AlignLeft)

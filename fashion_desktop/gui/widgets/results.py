@@ -160,8 +160,11 @@ class ResultCard(QFrame):
             return
         meta = hit.metadata
         self.rank.setText(str(hit.rank))
-        self.score.setText(f"{hit.score:.2f} similarity")
-        self.score.setToolTip(f"Cosine similarity {hit.score:.4f} (1.0 = identical)")
+        self.score.setText(f"{hit.similarity:.2f} similarity")
+        self.score.setToolTip(
+            f"Cosine similarity {hit.similarity:.4f} (1.0 = identical); ranking score "
+            f"{hit.score:.4f} (also counts agreement of type, colour and gender)"
+        )
         self.name.setText(meta.get("productDisplayName") or f"Item {hit.item_id}")
         self.kind.setText(_join(meta.get("articleType"), meta.get("baseColour")))
         self.details.setText(_join(meta.get("gender"), meta.get("season"), meta.get("usage")))
