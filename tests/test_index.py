@@ -317,10 +317,10 @@ def test_search_response_contents(tiny_index, tiny_catalogue_dir, random_embedde
     assert response.predicted is None  # the random model has no heads
     assert response.vector.shape == (2048,)
     data = response.to_json()
-    assert set(data) == {"query", "results", "timings_ms", "scoring"}
+    assert set(data) == {"query", "results", "timings_ms", "scoring", "query_kind"}
     assert data["scoring"] == "cosine similarity"
     first = data["results"][0]
-    assert set(first) == {"rank", "id", "score", "image", "metadata"}
+    assert set(first) == {"rank", "id", "score", "similarity", "image", "metadata"}
     assert Path(first["image"]).is_absolute() and Path(first["image"]).is_file()
     # Searching again from the kept vector gives the same answer without the model.
     again = engine.search_vector(response.vector, k=5, filters={"gender": "men"})

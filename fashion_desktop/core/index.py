@@ -553,7 +553,8 @@ class EmbeddingIndex:
             raise ValueError(
                 f"query has {queries.shape[1]} dimensions, index {self.vectors.shape[1]}"
             )
-        weighted = self._weighted_signatures(signatures, signature_weights, len(queries))
+        weighted = self._checked_signatures(signatures, signature_weights, len(queries))
+        weights = signature_weights
         allowed = self.rows_matching(filters)
         matrix = np.asarray(self.vectors)
         blocked = None
@@ -564,8 +565,7 @@ class EmbeddingIndex:
         for start in range(0, len(queries), chunk):
             scores = queries[start : start + chunk] @ matrix.T
             if weighted is not None:
-                assert self.signatures is not None
-                scores += weighted[start : start + chunk] @ np.asarray(self.signatures).T
+                scores += self._label_agreement(weighted[start : start + chunk], weights)
             if blocked is not None:
                 scores[:, blocked] = -np.inf
             for offset, row_scores in enumerate(scores):
@@ -575,7 +575,7 @@ class EmbeddingIndex:
                 results.append(_top_k(row_scores, k))
         return results
 
-    def _weighted_signatures(
+    def _checked_signatures(
         self, signatures: np.ndarray | None, weights: np.ndarray | None, count: int
     ) -> np.ndarray | None:
         if signatures is None or weights is None or self.signatures is None:
@@ -585,7 +585,25 @@ class EmbeddingIndex:
             self.signatures.shape[1],
         ):
             raise ValueError("query signatures do not match the index's signature layout")
-        return signatures * weights
+        return signatures
+
+    def _label_agreement(self, queries: np.ndarray, weights: np.ndarray) -> np.ndarray:
+        """Σ_head weight × min(1, P(same class) / P(query's class agrees with itself)).
+
+        Relative to the query's own agreement, so an item the heads see exactly as the query
+        scores 1 per head, the most any item can: a near-duplicate is never outranked.
+        """
+        assert self.signatures is not None and self.signature_layout is not None
+        stored = np.asarray(self.signatures)
+        total = np.zeros((len(queries), len(self)), np.float32)
+        for columns in self.signature_layout.slices().values():
+            weight = float(weights[columns.start])
+            if weight == 0:
+                continue
+            q = queries[:, columns]
+            own = np.maximum((q * q).sum(axis=1, keepdims=True), 1e-6)
+            total += weight * np.minimum((q @ stored[:, columns].T) / own, 1.0)
+        return total
 
     def signature(self, row: int) -> np.ndarray | None:
         """An item's stored label signature (None when the index has none)."""

@@ -131,7 +131,7 @@ class GarmentLocator:
         self.threshold = threshold
         self.margin = margin
         self.peak_only = peak_only
-        self._features = _compile_feature_map(embedder.model)
+        self._features = feature_map_function(embedder)
 
     @staticmethod
     def supports(embedder: Embedder, head: str = "articleType") -> bool:
@@ -140,7 +140,7 @@ class GarmentLocator:
 
     def warm_up(self) -> None:
         """Trace the feature-map function now, so the first photo is not slowed by it."""
-        self.feature_map(np.full((MODEL_INPUT_SIZE, MODEL_INPUT_SIZE, 3), 255, np.uint8))
+        warm_up_localisation(self.embedder)
 
     def feature_map(self, pixels: np.ndarray) -> np.ndarray:
         """A prepared (224, 224, 3) uint8 image → its (7, 7, 2048) last feature map."""
@@ -165,6 +165,23 @@ class GarmentLocator:
         lo, hi = activation.min(), activation.max()
         scaled = (activation - lo) / (hi - lo) if hi > lo else np.ones_like(activation)
         return Localisation(box, frame.astype(np.float32), scaled.astype(np.float32))
+
+
+def feature_map_function(embedder: Embedder) -> Callable[[np.ndarray], np.ndarray]:
+    """The embedder's feature-map function, compiled once per embedder and kept on it."""
+    function = getattr(embedder, "_feature_map_function", None)
+    if function is None:
+        function = _compile_feature_map(embedder.model)
+        embedder._feature_map_function = function  # type: ignore[attr-defined]
+    return function
+
+
+def warm_up_localisation(embedder: Embedder) -> None:
+    """Compile and trace localisation for ``embedder`` (the window's model loader does this,
+    at low priority, so neither the UI nor the first photo pays for it)."""
+    if GarmentLocator.supports(embedder):
+        white = np.full((1, MODEL_INPUT_SIZE, MODEL_INPUT_SIZE, 3), 255, np.uint8)
+        feature_map_function(embedder)(white)
 
 
 def _compile_feature_map(model) -> Callable[[np.ndarray], np.ndarray]:

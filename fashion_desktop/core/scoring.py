@@ -4,9 +4,11 @@ The model's classifier heads (article type, colour, gender) turn an embedding in
 probabilities. An item's *label signature* is its class probabilities, head after head; the dot
 product of two signatures restricted to one head is the probability that the two images belong
 to the same class of that head (independent draws from each distribution: high only when both
-are confident and agree). The score is
+are confident and agree). Divided by the query's agreement with itself and capped at 1, it is 1
+for an item the heads see exactly as the query, so a near-duplicate is never outranked. The
+score is
 
-    score = cosine(query, item) + Σ_head weight[head] × P_head(same class | query, item)
+    score = cosine(query, item) + Σ_head weight[head] × min(1, P_head(same) / P_head(q, q))
 
 computed over the whole index (not a re-ranking of a few candidates). Signatures are stored in
 the index (``signatures.npy``) so a search costs one extra small matrix product; the weights are

@@ -35,6 +35,7 @@ from fashion_desktop.core.imaging import (
     load_image,
 )
 from fashion_desktop.core.index import EmbeddingIndex
+from fashion_desktop.core.localise import warm_up_localisation
 from fashion_desktop.core.search import SearchEngine, SearchResponse
 
 log = logging.getLogger(__name__)
@@ -254,11 +255,6 @@ class InferenceWorker(QObject):
         waiting, self._waiting = self._waiting, None
         if waiting is not None and self._mailbox.is_latest(waiting.request_id):
             self._run(waiting)
-        try:  # after the first answer, so that photos later do not pay for tracing it
-            self._engine.warm_up_localisation()
-        except Exception:  # localisation is an aid: searching whole images still works
-            log.exception("preparing garment localisation")
-            self._engine.localise = "never"
 
     @Slot()
     def forget_queries(self) -> None:
@@ -478,6 +474,10 @@ class SearchController(QObject):
                 log.exception("loading the model")
                 self.worker.model_failed.emit(f"The model could not be loaded: {error}")
                 return
+            try:  # here, at low priority: tracing it on the worker would starve the UI
+                warm_up_localisation(embedder)
+            except Exception:  # an aid only: photos are then searched whole
+                log.exception("preparing garment localisation")
             self._embedder_loaded.emit(embedder)
 
         # A daemon thread: quitting while TensorFlow is still importing must not hang the app.
