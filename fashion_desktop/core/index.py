@@ -553,8 +553,7 @@ class EmbeddingIndex:
             raise ValueError(
                 f"query has {queries.shape[1]} dimensions, index {self.vectors.shape[1]}"
             )
-        weighted = self._checked_signatures(signatures, signature_weights, len(queries))
-        weights = signature_weights
+        signatures = self._checked_signatures(signatures, signature_weights, len(queries))
         allowed = self.rows_matching(filters)
         matrix = np.asarray(self.vectors)
         blocked = None
@@ -564,8 +563,10 @@ class EmbeddingIndex:
         results: list[list[tuple[int, float]]] = []
         for start in range(0, len(queries), chunk):
             scores = queries[start : start + chunk] @ matrix.T
-            if weighted is not None:
-                scores += self._label_agreement(weighted[start : start + chunk], weights)
+            if signatures is not None and signature_weights is not None:
+                scores += self._label_agreement(
+                    signatures[start : start + chunk], signature_weights
+                )
             if blocked is not None:
                 scores[:, blocked] = -np.inf
             for offset, row_scores in enumerate(scores):

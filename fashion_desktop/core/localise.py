@@ -138,10 +138,6 @@ class GarmentLocator:
         """Whether ``embedder`` has the classifier head localisation needs."""
         return embedder.heads is not None and head in embedder.heads.heads
 
-    def warm_up(self) -> None:
-        """Trace the feature-map function now, so the first photo is not slowed by it."""
-        warm_up_localisation(self.embedder)
-
     def feature_map(self, pixels: np.ndarray) -> np.ndarray:
         """A prepared (224, 224, 3) uint8 image → its (7, 7, 2048) last feature map."""
         return self._features(pixels[np.newaxis])[0]
@@ -209,14 +205,12 @@ def _compile_feature_map(model) -> Callable[[np.ndarray], np.ndarray]:
 LOCALISE_MODES = ("auto", "always", "never")
 
 
-def garment_box(image: Image.Image, locator: GarmentLocator, mode: str = "auto") -> CropBox | None:
-    """The garment's box in ``image``, or None when ``mode`` says to search the whole image
-    (``never``, or ``auto`` and the image is a product shot)."""
+def should_localise(mode: str, product_shot: bool) -> bool:
+    """Whether ``mode`` (auto/always/never) crops an image to its garment: ``auto`` only when
+    the image is not a product shot (:func:`looks_like_product_shot`)."""
     if mode not in LOCALISE_MODES:
         raise ValueError(f"localise mode must be one of {LOCALISE_MODES}, not {mode!r}")
-    if mode == "never" or (mode == "auto" and looks_like_product_shot(image)):
-        return None
-    return locator.locate(image).box
+    return mode == "always" or (mode == "auto" and not product_shot)
 
 
 @dataclass(frozen=True)
@@ -242,10 +236,8 @@ def embed_query(
     ``fuse`` averages the crop's and the whole frame's normalised embeddings instead of using
     the crop alone.
     """
-    if mode not in LOCALISE_MODES:
-        raise ValueError(f"localise mode must be one of {LOCALISE_MODES}, not {mode!r}")
     product_shot = looks_like_product_shot(image)
-    if mode == "never" or (mode == "auto" and product_shot) or locator is None:
+    if not should_localise(mode, product_shot) or locator is None:
         return LocalisedEmbedding(embedder.embed_one(prepare_for_model(image)), None, product_shot)
     found = locator.locate(image)
     crop = embedder.embed_one(prepare_for_model(image, found.box))

@@ -26,8 +26,8 @@ from fashion_desktop.core.index import EmbeddingIndex, normalise, search_vectors
 from fashion_desktop.core.localise import (
     LOCALISE_MODES,
     GarmentLocator,
-    garment_box,
     looks_like_product_shot,
+    should_localise,
 )
 from fashion_desktop.core.scoring import DEFAULT_SCORING, Scoring, label_signatures
 
@@ -135,12 +135,6 @@ class SearchEngine:
             self.locator = GarmentLocator(embedder)
         return self.locator
 
-    def warm_up_localisation(self) -> None:
-        """Build and trace the localiser now (the window does this once the model is ready)."""
-        locator = self.garment_locator()
-        if locator is not None:
-            locator.warm_up()
-
     @property
     def ready(self) -> bool:
         return self.embedder is not None
@@ -174,7 +168,10 @@ class SearchEngine:
             boxes: list[CropBox | None] = [crop] * len(images)
             found: list[CropBox | None] = [None] * len(images)
         else:
-            found = [garment_box(q.image, locator, mode) for q in images]
+            found = [
+                locator.locate(q.image).box if should_localise(mode, not photo) else None
+                for q, photo in zip(images, photos, strict=True)
+            ]
             boxes = list(found)
         t1 = time.perf_counter()
         pixels = np.stack(
@@ -317,12 +314,12 @@ class SearchEngine:
             signature_weights=weights,
         )
         t1 = time.perf_counter()
-        items = self.index.items([row for row, _ in ranked])
+        rows = [row for row, _ in ranked]
+        items = self.index.items(rows)
         # Label agreement adds up to sum(weights): scale the score back to 0..1.
         scale = (
             1.0 + scoring.total_weight(self.index.signature_layout) if weights is not None else 1.0
         )
-        rows = [row for row, _ in ranked]
         cosines = np.asarray(self.index.vectors[rows]) @ vector if rows else np.empty(0)
         hits = [
             SearchHit(

@@ -38,7 +38,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import numpy as np
-from common import machine_summary, save_json, split_ids, write_subset_catalogue
+from common import (
+    latency_summary,
+    machine_summary,
+    save_json,
+    split_ids,
+    write_subset_catalogue,
+)
 from make_photo_queries import make_photos
 
 from fashion_desktop.core.builder import build_index
@@ -114,12 +120,7 @@ def latency(method: QueryMethod, index: EmbeddingIndex, paths: list[Path]) -> di
         raw, _, _ = method.embed(image)
         index.search(search_vectors_for(raw[np.newaxis], index.projection)[0], 5)
         times.append((time.perf_counter() - t0) * 1000)
-    values = np.asarray(times)
-    return {
-        "queries": len(times),
-        "p50_ms": round(float(np.percentile(values, 50)), 1),
-        "p90_ms": round(float(np.percentile(values, 90)), 1),
-    }
+    return latency_summary(times)
 
 
 def prepare_index(

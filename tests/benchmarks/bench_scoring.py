@@ -36,7 +36,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import numpy as np
-from common import machine_summary, save_json, split_ids, write_subset_catalogue
+from common import (
+    latency_summary,
+    machine_summary,
+    save_json,
+    split_ids,
+    write_subset_catalogue,
+)
 from make_photo_queries import make_photos
 
 from fashion_desktop.core.builder import build_index
@@ -45,6 +51,7 @@ from fashion_desktop.core.embedder import Embedder
 from fashion_desktop.core.evaluation import QuerySet, embed_queries, evaluate, evaluate_photos
 from fashion_desktop.core.imaging import load_image
 from fashion_desktop.core.index import EmbeddingIndex
+from fashion_desktop.core.localise import warm_up_localisation
 from fashion_desktop.core.scoring import (
     COLOUR_HEAD,
     COSINE_ONLY,
@@ -148,12 +155,7 @@ def latency(engine: SearchEngine, paths: list[Path]) -> dict:
         t0 = time.perf_counter()
         engine.search_images([load_image(path)])
         times.append((time.perf_counter() - t0) * 1000)
-    values = np.asarray(times)
-    return {
-        "queries": len(times),
-        "p50_ms": round(float(np.percentile(values, 50)), 1),
-        "p90_ms": round(float(np.percentile(values, 90)), 1),
-    }
+    return latency_summary(times)
 
 
 def main() -> int:
@@ -255,7 +257,7 @@ def main() -> int:
         for name, scores in results["photos"]["yardstick"].items():
             print(f"photos {name:<48} {scores}", flush=True)
         engine = SearchEngine(train, embedder, scoring=best)
-        engine.warm_up_localisation()
+        warm_up_localisation(embedder)
         photo_paths = [item.image_path for item in yardstick.items][: args.latency]
         catalogue_paths = [
             item.image_path

@@ -55,6 +55,18 @@ def machine_summary() -> dict:
     }
 
 
+def latency_summary(times_ms: list[float]) -> dict:
+    """The count, median and 90th percentile (ms, one decimal) of per-query times."""
+    import numpy as np
+
+    values = np.asarray(times_ms)
+    return {
+        "queries": len(times_ms),
+        "p50_ms": round(float(np.percentile(values, 50)), 1),
+        "p90_ms": round(float(np.percentile(values, 90)), 1),
+    }
+
+
 def save_json(data: dict, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")

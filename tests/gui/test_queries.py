@@ -16,6 +16,13 @@ from fashion_desktop.gui.worker import ImageSearch
 RESULTS_TIMEOUT = 15_000
 
 
+def drag(qtbot, widget, start: QPoint, end: QPoint) -> None:
+    """Press the left button at ``start``, move to ``end`` and release there."""
+    qtbot.mousePress(widget, Qt.LeftButton, pos=start)
+    qtbot.mouseMove(widget, end)
+    qtbot.mouseRelease(widget, Qt.LeftButton, pos=end)
+
+
 def file_mime(*paths, duplicate: bool = False) -> QMimeData:
     mime = QMimeData()
     urls = [QUrl.fromLocalFile(str(p)) for p in paths]
@@ -136,9 +143,7 @@ def test_crop_searches_a_region_and_reset_returns_to_the_whole_image(
     end = QPoint(int(image.left() + image.width() * 0.6), int(image.top() + image.height() * 0.5))
     runs = counting_embedder.batches
     with qtbot.waitSignal(window.controller.results_ready, timeout=RESULTS_TIMEOUT):
-        qtbot.mousePress(window.preview, Qt.LeftButton, pos=start)
-        qtbot.mouseMove(window.preview, end)
-        qtbot.mouseRelease(window.preview, Qt.LeftButton, pos=end)
+        drag(qtbot, window.preview, start, end)
     crop = window.preview.crop
     assert crop is not None
     assert abs(crop.left - 0.1) < 0.03 and abs(crop.bottom - 0.5) < 0.03
@@ -356,9 +361,7 @@ def test_a_photo_is_localised_the_box_shown_and_adjustable(
     inward = QPoint(int(box.right() - box.width() * 0.3), int(box.center().y()))
     runs = counting_embedder.batches
     with qtbot.waitSignal(window.controller.results_ready, timeout=RESULTS_TIMEOUT):
-        qtbot.mousePress(window.preview, Qt.LeftButton, pos=grab)
-        qtbot.mouseMove(window.preview, inward)
-        qtbot.mouseRelease(window.preview, Qt.LeftButton, pos=inward)
+        drag(qtbot, window.preview, grab, inward)
     crop = window.preview.crop
     assert crop is not None and window.active.crop == crop
     assert abs(crop.left - found.left) < 0.02 and abs(crop.top - found.top) < 0.02
