@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 from fashion_desktop import __version__
+from fashion_desktop.core import training_defaults as defaults
 from fashion_desktop.core.errors import FashionDesktopError
 
 EXIT_OK = 0
@@ -101,9 +102,10 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate = commands.add_parser(
         "evaluate",
         help="measure retrieval precision/recall/mAP",
-        description="Catalogue-style queries (--queries, default leave-one-out): P/R/mAP@k of "
-        "metadata agreement. Photos (--photos): exact-item Recall@1/@k. Both side by side when "
-        "both are given.",
+        description="Catalogue-style queries (--queries, default leave-one-out) and labelled real "
+        "photos (--labelled-photos): P/R/mAP@k of metadata agreement. Synthetic photos "
+        "(--photos): exact-item Recall@1/@k. All in one table when several are given; each "
+        "query is localised and ranked exactly as `search` would.",
     )
     evaluate.add_argument("--index", type=Path, required=True)
     evaluate.add_argument("--queries", type=Path, help="query catalogue (default: leave-one-out)")
@@ -113,6 +115,14 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="PHOTO_CATALOGUE",
         help="catalogue of photos whose id column names the indexed item each shows: report "
         "exact-item Recall@1/@k (e.g. made by tests/benchmarks/make_photo_queries.py)",
+    )
+    evaluate.add_argument(
+        "--labelled-photos",
+        type=Path,
+        metavar="PHOTO_CSV",
+        help="real photos with labels: any catalogue CSV (an image column, or ids with "
+        "images/<id>.jpg) and any of the catalogue's label columns; P/mAP@k of agreement per "
+        "field, empty labels skipped (e.g. the shared real photos' val split)",
     )
     _add_ranking_options(evaluate)
     evaluate.add_argument("-k", type=int, default=5)
@@ -156,15 +166,25 @@ def build_parser() -> argparse.ArgumentParser:
         "--val-fraction", type=float, default=0.1, help="hash split share (default 0.1)"
     )
     train.add_argument("--epochs", type=int, default=5, help="maximum epochs (default 5)")
-    train.add_argument("--batch-size", type=int, default=16, help="images per step (default 16)")
+    train.add_argument(
+        "--batch-size",
+        type=int,
+        help=f"images per step (default {defaults.BATCH_SIZE}; with --photos, catalogue "
+        f"items per step, default {defaults.PHOTO_CATALOGUE_BATCH})",
+    )
     train.add_argument(
         "--freeze-backbone",
         type=int,
-        default=4,
         metavar="N",
-        help="ResNet stages kept frozen, 0-5 (default 4: train conv5 + heads; 5: heads only)",
+        help=f"ResNet stages kept frozen, 0-5 (default {defaults.FROZEN_STAGES}: train "
+        f"conv5 + heads; 5: heads only; with --photos {defaults.PHOTO_FROZEN_STAGES})",
     )
-    train.add_argument("--learning-rate", type=float, default=1e-4, help="Adam (default 1e-4)")
+    train.add_argument(
+        "--learning-rate",
+        type=float,
+        help=f"Adam (default {defaults.LEARNING_RATE:g}; with --photos "
+        f"{defaults.PHOTO_LEARNING_RATE:g})",
+    )
     train.add_argument(
         "--min-class-count",
         type=int,
@@ -206,6 +226,27 @@ def build_parser() -> argparse.ArgumentParser:
         choices=("auto", "float32", "mixed"),
         default="auto",
         help="auto: mixed float16 when a GPU is present (default)",
+    )
+    train.add_argument(
+        "--photos",
+        type=Path,
+        metavar="PHOTO_CATALOGUE",
+        help="also learn from labelled real photos (a catalogue CSV with masterCategory, "
+        "subCategory and, where known, articleType; a split column's train rows are used, its "
+        "val rows measured): domain-balanced batches, partial labels, cross-domain alignment. "
+        "Runs on the JAX backend (KERAS_BACKEND=jax), meant for a GPU; needs --split",
+    )
+    train.add_argument(
+        "--seconds",
+        type=float,
+        default=defaults.PHOTO_SECONDS,
+        help="with --photos: training time per model, in seconds (default %(default)g)",
+    )
+    train.add_argument(
+        "--alignment-weights",
+        default=str(defaults.PHOTO_ALIGNMENT_WEIGHT),
+        help="with --photos: comma-separated weights of the photo-catalogue alignment term; one "
+        "model each, the best on the val photos and items is kept (default %(default)s)",
     )
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--workers", type=int, default=2, help="image decoding threads")
@@ -502,6 +543,7 @@ def _evaluate_command(args: argparse.Namespace) -> int:
     from fashion_desktop.core.catalogue import read_catalogue
     from fashion_desktop.core.evaluation import (
         DEFAULT_FIELDS,
+        LABEL_FIELDS,
         embed_queries,
         evaluate,
         evaluate_photos,
@@ -514,54 +556,114 @@ def _evaluate_command(args: argparse.Namespace) -> int:
     index = EmbeddingIndex.open(args.index)
     queries = read_catalogue(args.queries) if args.queries else None
     photos = read_catalogue(args.photos) if args.photos else None
+    labelled = read_catalogue(args.labelled_photos) if args.labelled_photos else None
     if args.compare_weights:
-        if photos is not None:
-            raise FashionDesktopError("--photos cannot be combined with --compare-weights yet.")
+        if photos is not None or labelled is not None:
+            raise FashionDesktopError("Photos cannot be combined with --compare-weights yet.")
         return _compare_models(args, index, queries, fields)
-    query_set = photo_set = None
-    if queries is not None or photos is not None:
+    query_set = photo_set = labelled_set = None
+    labelled_fields: list[str] = []
+    if labelled is not None:
+        labelled_fields = [
+            name for name in LABEL_FIELDS if name in labelled.fields and name in index.fields
+        ]
+        if args.fields:
+            labelled_fields = [name for name in labelled_fields if name in fields]
+        if not labelled_fields:
+            raise FashionDesktopError(
+                f"{args.labelled_photos} has no label column the index also has "
+                f"({', '.join(name for name in LABEL_FIELDS if name in index.fields)})."
+            )
+    if queries is not None or photos is not None or labelled is not None:
         embedder = _load_embedder(args.weights)
         index.check_model(embedder.identity)
-        if queries is not None:
-            with _progress_bar("Embedding queries", len(queries)) as update:
-                query_set = embed_queries(queries, embedder, update, localise=args.localise)
-        if photos is not None:
-            with _progress_bar("Embedding photos", len(photos)) as update:
-                photo_set = embed_queries(photos, embedder, update, localise=args.localise)
-    # Leave-one-out is the default only when no query of either kind is given.
+        for name, catalogue in (("queries", queries), ("photos", photos), ("labelled", labelled)):
+            if catalogue is None:
+                continue
+            with _progress_bar(f"Embedding {name}", len(catalogue)) as update:
+                embedded = embed_queries(catalogue, embedder, update, localise=args.localise)
+            if name == "queries":
+                query_set = embedded
+            elif name == "photos":
+                photo_set = embedded
+            else:
+                labelled_set = embedded
+    # Leave-one-out is the default only when no query of any kind is given.
+    scoring = _scoring(args)
     report = (
-        evaluate(index, query_set, k=args.k, fields=fields, scoring=_scoring(args))
-        if photos is None or queries is not None
+        evaluate(index, query_set, k=args.k, fields=fields, scoring=scoring)
+        if queries is not None or (photos is None and labelled is None)
+        else None
+    )
+    labelled_report = (
+        evaluate(index, labelled_set, k=args.k, fields=labelled_fields, scoring=scoring)
+        if labelled_set is not None
         else None
     )
     photo_report = (
-        evaluate_photos(index, photo_set, ks=(1, args.k), scoring=_scoring(args))
+        evaluate_photos(index, photo_set, ks=(1, args.k), scoring=scoring)
         if photo_set is not None
         else None
     )
     if args.json:
-        if photo_report is None and report is not None:
+        if photo_report is None and labelled_report is None and report is not None:
             print(json.dumps(report.to_json()))
         else:
-            catalogue = report.to_json() if report is not None else None
-            print(json.dumps({"catalogue": catalogue, "photos": photo_report.to_json()}))
-        return EXIT_OK
-    if report is not None:
-        print(
-            f"{report.mode}: {report.queries:,} queries against {report.index_items:,} items, "
-            f"k = {report.k}"
-            + (f", {len(report.skipped)} unreadable skipped" if report.skipped else "")
-        )
-        print(f"ranked by {report.scoring}; localisation: {args.localise}")
-        print(f"{'field':<16}{'P@k':>8}{'R@k':>8}{'mAP@k':>8}{'hit@k':>8}{'queries':>9}")
-        for name, scores in report.fields.items():
             print(
-                f"{name:<16}{scores.precision:>8.3f}{scores.recall:>8.4f}{scores.map:>8.3f}"
-                f"{scores.hit_rate:>8.3f}{scores.queries:>9,}"
+                json.dumps(
+                    {
+                        "catalogue": report.to_json() if report is not None else None,
+                        "labelled_photos": (
+                            labelled_report.to_json() if labelled_report is not None else None
+                        ),
+                        "photos": photo_report.to_json() if photo_report is not None else None,
+                    }
+                )
             )
+        return EXIT_OK
+    named = [
+        (title, r)
+        for title, r in (
+            ("catalogue-style" if report and report.mode == "queries" else "leave-one-out", report),
+            ("real photos", labelled_report),
+        )
+        if r is not None
+    ]
+    if named:
+        print(f"k = {args.k}; localisation: {args.localise}")
+        _print_quality_table(named)
     if photo_report is not None:
         _print_photo_report(photo_report)
     return EXIT_OK
+
+
+def _print_quality_table(named: Sequence[tuple[str, object]]) -> None:
+    """One table: a row per field, P@k / R@k / mAP@k / hit@k and the query count per query set."""
+    for title, report in named:
+        print(
+            f"{title}: {report.queries:,} queries against {report.index_items:,} items, "
+            f"ranked by {report.scoring}"
+            + (f", {len(report.skipped)} unreadable skipped" if report.skipped else "")
+        )
+    fields: list[str] = []
+    for _, report in named:
+        fields += [name for name in report.fields if name not in fields]
+    width = 41
+    print(f"{'':<16}" + "".join(f"{title:<{width}}" for title, _ in named))
+    metrics = f"{'P@k':>8}{'R@k':>8}{'mAP@k':>8}{'hit@k':>8}{'queries':>9}"
+    print(f"{'field':<16}" + metrics * len(named))
+    for name in fields:
+        row = f"{name:<16}"
+        for _, report in named:
+            scores = report.fields.get(name)
+            if scores is None or not scores.queries:
+                row += f"{'—':>8}" + " " * (width - 8)
+            else:
+                row += (
+                    f"{scores.precision:>8.3f}{scores.recall:>8.4f}{scores.map:>8.3f}"
+                    f"{scores.hit_rate:>8.3f}{scores.queries:>9,}"
+                )
+        print(row.rstrip())
 
 
 def _print_photo_report(report) -> None:
@@ -630,6 +732,8 @@ def _compare_models(args: argparse.Namespace, index, queries, fields: Sequence[s
 
 
 def _train_command(args: argparse.Namespace) -> int:
+    if args.photos is not None:
+        return _train_with_photos(args)
     from fashion_desktop.core.training import (
         TrainingConfig,
         TrainingInterruptedError,
@@ -647,9 +751,11 @@ def _train_command(args: argparse.Namespace) -> int:
         split=str(args.split) if args.split else None,
         val_fraction=args.val_fraction,
         epochs=args.epochs,
-        batch_size=args.batch_size,
-        freeze_backbone=args.freeze_backbone,
-        learning_rate=args.learning_rate,
+        batch_size=args.batch_size or defaults.BATCH_SIZE,
+        freeze_backbone=(
+            defaults.FROZEN_STAGES if args.freeze_backbone is None else args.freeze_backbone
+        ),
+        learning_rate=args.learning_rate or defaults.LEARNING_RATE,
         min_class_count=args.min_class_count,
         class_weighting=args.class_weighting,
         patience=args.patience,
@@ -697,6 +803,55 @@ def _train_command(args: argparse.Namespace) -> int:
         + f", best epoch {report['best_epoch']}, {report['total_seconds_this_run']:.0f} s). Use it "
         f"with --weights {result.model_dir}, e.g. `fashion-desktop index build CATALOGUE --out "
         f"INDEX --weights {result.model_dir}`."
+    )
+    return EXIT_OK
+
+
+def _train_with_photos(args: argparse.Namespace) -> int:
+    """``train --photos``: catalogue and real photos together (:mod:`core.photo_training`)."""
+    from fashion_desktop.core.embedder import resolve_weights
+    from fashion_desktop.core.photo_training import MixedTrainingConfig, run_mixed_training
+    from fashion_desktop.resources import bundled_heads_path, bundled_weights_path
+
+    if args.split is None:
+        raise FashionDesktopError("--photos needs --split (which catalogue items are held out).")
+    if args.init == "bundled":
+        weights, heads = bundled_weights_path(), bundled_heads_path()
+    else:
+        choice = resolve_weights(args.init)
+        if choice.path is None or choice.heads is None:
+            raise FashionDesktopError(
+                "--photos starts from a model with classifier heads: the bundled one or a model "
+                "folder."
+            )
+        weights, heads = choice.path, choice.heads
+    try:
+        alignment = [float(w) for w in args.alignment_weights.split(",") if w.strip()]
+    except ValueError:
+        raise FashionDesktopError("--alignment-weights takes numbers, e.g. 0,0.5.") from None
+    config = MixedTrainingConfig(
+        seconds=args.seconds,
+        catalogue_batch=args.batch_size or defaults.PHOTO_CATALOGUE_BATCH,
+        learning_rate=args.learning_rate or defaults.PHOTO_LEARNING_RATE,
+        frozen_stages=(
+            defaults.PHOTO_FROZEN_STAGES if args.freeze_backbone is None else args.freeze_backbone
+        ),
+        seed=args.seed,
+    )
+    report = run_mixed_training(
+        str(args.catalogue),
+        str(args.photos),
+        str(args.split),
+        str(weights),
+        str(heads),
+        str(args.out),
+        config,
+        alignment_weights=alignment or [defaults.PHOTO_ALIGNMENT_WEIGHT],
+        log=lambda message: print(message, file=sys.stderr),
+    )
+    print(
+        f"Model written to {args.out} (alignment weight {report['chosen_alignment_weight']}). "
+        f"Use it with --weights {args.out}."
     )
     return EXIT_OK
 

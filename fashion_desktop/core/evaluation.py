@@ -31,6 +31,16 @@ from fashion_desktop.core.scoring import (
 )
 
 DEFAULT_FIELDS = ("articleType", "baseColour", "gender", "masterCategory")
+#: Catalogue label columns a labelled photo set may carry (any subset, empty values skipped).
+LABEL_FIELDS = (
+    "masterCategory",
+    "subCategory",
+    "articleType",
+    "baseColour",
+    "gender",
+    "season",
+    "usage",
+)
 
 
 @dataclass
@@ -142,6 +152,9 @@ class QuerySet:
     #: Label signatures of the queries (None when the model has no classifier heads).
     signatures: np.ndarray | None = None
     signature_layout: SignatureLayout | None = None
+    #: Per query, whether it is a photo rather than a product shot: the search's own decision
+    #: (:func:`localise.looks_like_product_shot`), which picks its ranking weights.
+    photo: list[bool] = field(default_factory=list)
 
     def with_signatures(self, embedder: Embedder) -> QuerySet:
         """Add the label signatures of ``embedder``'s heads (returns self)."""
@@ -193,7 +206,15 @@ def embed_queries(
         skipped,
         embedder.identity.fingerprint,
         [item.item_id for item, _ in embedded],
+        photo=[_is_photo(item.image_path) for item, _ in embedded],
     ).with_signatures(embedder)
+
+
+def _is_photo(path: Path) -> bool:
+    from fashion_desktop.core.imaging import load_image
+    from fashion_desktop.core.localise import looks_like_product_shot
+
+    return not looks_like_product_shot(load_image(path).image)
 
 
 def _embed_localised(
@@ -213,7 +234,7 @@ def _embed_localised(
     except ValueError as error:
         raise FashionDesktopError(f"Cannot localise garments: {error}.") from None
     started = time.perf_counter()
-    metadata, hashes, vectors, ids, boxes = [], [], [], [], []
+    metadata, hashes, vectors, ids, boxes, photo = [], [], [], [], [], []
     skipped: list[tuple[str, str]] = []
     for done, item in enumerate(catalogue.items, start=1):
         try:
@@ -227,6 +248,7 @@ def _embed_localised(
             vectors.append(result.raw)
             ids.append(item.item_id)
             boxes.append(result.box)
+            photo.append(not result.product_shot)
         if progress:
             elapsed = time.perf_counter() - started
             progress(
@@ -236,8 +258,51 @@ def _embed_localised(
         raise FashionDesktopError("None of the query images could be read.")
     fingerprint = embedder.identity.fingerprint
     return QuerySet(
-        metadata, hashes, np.stack(vectors), skipped, fingerprint, ids, boxes
+        metadata, hashes, np.stack(vectors), skipped, fingerprint, ids, boxes, photo=photo
     ).with_signatures(embedder)
+
+
+def rank_queries(
+    index: EmbeddingIndex,
+    queries: QuerySet,
+    k: int,
+    scoring: Scoring,
+    *,
+    rows: Sequence[int] | None = None,
+    exclude_own: bool = True,
+) -> tuple[list[list[int]], str]:
+    """Rank queries as the search does: each query's kind (photo or product shot) picks its
+    weights (:meth:`Scoring.for_query`). ``exclude_own`` leaves out index items whose image is
+    the query's own file. Returns the ranked rows per query and how they were ranked."""
+    rows = list(range(len(queries.raw))) if rows is None else list(rows)
+    vectors = search_vectors_for(queries.raw[rows], index.projection)
+    kinds = [bool(queries.photo[r]) if queries.photo else False for r in rows]
+    rankings: list[list[int]] = [[] for _ in rows]
+    described: dict[bool, str] = {}
+    for photo in (False, True):
+        members = [n for n, kind in enumerate(kinds) if kind == photo]
+        if not members:
+            continue
+        kind_scoring = scoring.for_query(photo)
+        signatures, weights = queries.scoring_inputs(index, kind_scoring)
+        exclude = (
+            [index.rows_with_sha256([queries.sha256[rows[n]]]) for n in members]
+            if exclude_own
+            else None
+        )
+        ranked = index.search_many(
+            vectors[members],
+            k,
+            exclude_rows=exclude,
+            signatures=None if signatures is None else signatures[[rows[n] for n in members]],
+            signature_weights=weights,
+        )
+        for n, hits in zip(members, ranked, strict=True):
+            rankings[n] = [row for row, _ in hits]
+        described[photo] = kind_scoring.describe() if weights is not None else "cosine similarity"
+    if len(described) == 2 and described[False] != described[True]:
+        return rankings, f"product shots: {described[False]}; photos: {described[True]}"
+    return rankings, next(iter(described.values()), "cosine similarity")
 
 
 def evaluate(
@@ -264,24 +329,23 @@ def evaluate(
         signatures, weights = _scoring_inputs(
             index, index.signatures, index.signature_layout, scoring
         )
+        ranked = index.search_many(
+            vectors, k, exclude_rows=exclude, signatures=signatures, signature_weights=weights
+        )
+        rankings = [[row for row, _ in hits] for hits in ranked]
+        described = scoring.describe() if weights is not None else "cosine similarity"
     else:
         if queries.fingerprint != index.model["fingerprint"]:
             raise FashionDesktopError(
                 "The queries were embedded with another model than the index was built with."
             )
-        vectors = search_vectors_for(queries.raw, index.projection)
         query_meta = queries.metadata
-        exclude = [index.rows_with_sha256([sha]) for sha in queries.sha256]
         self_rows = None
         skipped = queries.skipped
         mode = "queries"
-        signatures, weights = queries.scoring_inputs(index, scoring)
-    ranked = index.search_many(
-        vectors, k, exclude_rows=exclude, signatures=signatures, signature_weights=weights
-    )
-    rankings = [[row for row, _ in hits] for hits in ranked]
+        rankings, described = rank_queries(index, queries, k, scoring, exclude_own=True)
     report = EvaluationReport(k, mode, len(rankings), len(index), skipped=skipped)
-    report.scoring = scoring.describe() if weights is not None else "cosine similarity"
+    report.scoring = described
     report.fields = score_rankings(query_meta, rankings, index_values, k, fields, self_rows)
     return report
 
@@ -376,18 +440,11 @@ def evaluate_photos(
             f"None of the {len(ids):,} photos shows an item of the index: each photo's id must be "
             "the id of the indexed item it shows."
         )
-    vectors = search_vectors_for(photos.raw[kept], index.projection)
-    scoring = scoring.for_query(photo=True)
-    signatures, weights = photos.scoring_inputs(index, scoring)
-    ranked = index.search_many(
-        vectors,
-        max(ks),
-        signatures=None if signatures is None else signatures[kept],
-        signature_weights=weights,
+    rankings, described = rank_queries(
+        index, photos, max(ks), scoring, rows=kept, exclude_own=False
     )
-    rankings = [[row for row, _ in hits] for hits in ranked]
     report = PhotoReport(ks, len(kept), len(index), not_in_index=missing, skipped=photos.skipped)
-    report.scoring = scoring.describe() if weights is not None else "cosine similarity"
+    report.scoring = described
     report.recall, report.mrr = exact_item_recall(targets, rankings, ks)
     groups: dict[str, list[int]] = {}
     for n, position in enumerate(kept):

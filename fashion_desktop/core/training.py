@@ -36,6 +36,7 @@ from pathlib import Path
 
 import numpy as np
 
+from fashion_desktop.core import training_defaults as defaults
 from fashion_desktop.core.atomic import atomic_file, write_text_atomic
 from fashion_desktop.core.catalogue import Catalogue, CatalogueItem, read_catalogue
 from fashion_desktop.core.embedder import EMBEDDING_DIM, MODEL_DIR_WEIGHTS, weights_fingerprint
@@ -87,9 +88,9 @@ class TrainingConfig:
     split: str | None = None  # CSV id,split (train/val); else a deterministic hash split
     val_fraction: float = 0.1
     epochs: int = 5
-    batch_size: int = 16
-    freeze_backbone: int = 4  # ResNet stages kept frozen (of 5): 4 trains conv5_x + heads
-    learning_rate: float = 1e-4
+    batch_size: int = defaults.BATCH_SIZE
+    freeze_backbone: int = defaults.FROZEN_STAGES  # ResNet stages kept frozen (of 5)
+    learning_rate: float = defaults.LEARNING_RATE
     min_class_count: int = 10  # rarer classes are merged into "other"
     class_weighting: str = "sqrt"  # none | sqrt | balanced
     patience: int = 2

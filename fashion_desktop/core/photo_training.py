@@ -1,0 +1,833 @@
+"""Training on catalogue shots and real photographs together (JAX backend, on an accelerator).
+
+Real photos are what kiosks and stylists search with, and a model trained on product thumbnails
+alone misreads them. This trainer fine-tunes the product's backbone and its classifier heads on
+two domains at once:
+
+* **catalogue items** (``styles.csv``): every head (article type, colour, gender) learns from them;
+* **labelled real photos** (any catalogue-style CSV with ``masterCategory``, ``subCategory`` and,
+  where known, ``articleType``): they carry no colour or gender label, so only the article-type
+  head learns from them, with a *partial label*: the set of article types their labels allow
+  (``Pants`` → every Bottomwear type), ``-log Σ_{allowed} p(type)``;
+* **cross-domain alignment**: each photo is paired with a catalogue item of an allowed type, and
+  a multi-positive contrastive term on the L2-normalised embedding (the space search uses) pulls
+  the photo towards the batch's catalogue items of its kind and away from the others.
+
+Batches are domain-balanced (uniform catalogue items, photos, and their catalogue partners).
+Augmentation runs on the accelerator as one affine resampling per image: for catalogue shots the
+gentle geometry the bundled model was trained with (flip, ±11° rotation, ±15% zoom, ±6% shift on
+white), for photos a random resized crop (35–100% of the area), flip, ±10° rotation, mild
+brightness/contrast and, for some, a catalogue-like low resolution. No hue changes: colour is a
+label. Batch normalisation stays in inference mode (as in :mod:`training`), so the running
+statistics the embeddings depend on never drift.
+
+All images are decoded once with the product's exact preprocessing
+(:func:`imaging.prepare_for_model`) and held in accelerator memory as uint8; a run is bounded by
+wall-clock seconds (the schedule is fitted to the measured step time). Keras, JAX and optax are
+imported inside functions only.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from fashion_desktop.core import training_defaults as defaults
+from fashion_desktop.core.catalogue import Catalogue, read_catalogue
+from fashion_desktop.core.errors import FashionDesktopError
+from fashion_desktop.core.heads import ClassifierHead, ClassifierHeads
+from fashion_desktop.core.imaging import MODEL_INPUT_SIZE, decode_image, prepare_for_model
+
+TYPE_HEAD = "articleType"
+HEADS = ("articleType", "baseColour", "gender")
+OTHER_CLASS = "other"
+#: Caffe preprocessing (keras.applications.resnet50.preprocess_input): BGR minus ImageNet means.
+CAFFE_MEAN_BGR = (103.939, 116.779, 123.68)
+#: Steps timed after compilation to fit the schedule to the time budget.
+TIMING_STEPS = 5
+
+
+class PhotoTrainingError(FashionDesktopError):
+    """Bad input for mixed catalogue + photo training."""
+
+
+@dataclass
+class MixedTrainingConfig:
+    """Options of one mixed-domain run (recorded in the report)."""
+
+    seconds: float = defaults.PHOTO_SECONDS
+    catalogue_batch: int = defaults.PHOTO_CATALOGUE_BATCH
+    photo_batch: int = defaults.PHOTO_BATCH
+    learning_rate: float = defaults.PHOTO_LEARNING_RATE
+    head_learning_rate: float = 1e-3
+    weight_decay: float = 1e-4
+    warmup_steps: int = 100
+    frozen_stages: int = defaults.PHOTO_FROZEN_STAGES
+    photo_weight: float = 1.0
+    alignment_weight: float = defaults.PHOTO_ALIGNMENT_WEIGHT
+    temperature: float = 0.1
+    low_resolution_share: float = 0.3
+    low_resolution_side: int = 80
+    seed: int = 0
+
+
+@dataclass
+class DomainData:
+    """Decoded images and integer labels of one domain (-1 where a label is missing)."""
+
+    ids: list[str]
+    images: np.ndarray  # (n, 224, 224, 3) uint8
+    labels: dict[str, np.ndarray] = field(default_factory=dict)
+    allowed_types: np.ndarray | None = None  # (n, n_types) bool, photos only
+
+
+# ------------------------------------------------------------------------------------ data
+def decode_all(catalogue: Catalogue, threads: int = 16) -> tuple[list[str], np.ndarray]:
+    """Every readable item through the product's exact preprocessing; unreadable ones dropped."""
+
+    def load(item):
+        try:
+            return prepare_for_model(decode_image(item.image_path.read_bytes(), item.item_id))
+        except (OSError, FashionDesktopError):
+            return None
+
+    with ThreadPoolExecutor(threads) as pool:
+        pixels = list(pool.map(load, catalogue.items, chunksize=64))
+    keep = [i for i, p in enumerate(pixels) if p is not None]
+    ids = [catalogue.items[i].item_id for i in keep]
+    images = np.stack([pixels[i] for i in keep]) if keep else np.empty((0, 224, 224, 3), np.uint8)
+    return ids, images
+
+
+def head_class_index(classes: Sequence[str], value: str) -> int:
+    """A label's column in a head: the class itself, else ``other`` if the head has it, else -1."""
+    if not value:
+        return -1
+    if value in classes:
+        return classes.index(value)
+    return classes.index(OTHER_CLASS) if OTHER_CLASS in classes else -1
+
+
+def allowed_type_sets(
+    photos: Catalogue, catalogue: Catalogue, type_classes: Sequence[str]
+) -> dict[str, np.ndarray]:
+    """Each photo's partial label: the head's article types consistent with its labels.
+
+    A photo labelled ``articleType`` allows that type; one with only ``subCategory`` (and
+    ``masterCategory``) allows every type the catalogue files under them.
+    """
+    by_group: dict[tuple[str, str], set[int]] = {}
+    for item in catalogue.items:
+        meta = item.metadata
+        column = head_class_index(type_classes, meta.get(TYPE_HEAD, ""))
+        if column >= 0:
+            key = (meta.get("masterCategory", ""), meta.get("subCategory", ""))
+            by_group.setdefault(key, set()).add(column)
+            by_group.setdefault(("", meta.get("subCategory", "")), set()).add(column)
+            by_group.setdefault((meta.get("masterCategory", ""), ""), set()).add(column)
+    sets: dict[str, np.ndarray] = {}
+    for item in photos.items:
+        meta = item.metadata
+        mask = np.zeros(len(type_classes), bool)
+        column = head_class_index(type_classes, meta.get(TYPE_HEAD, ""))
+        if column >= 0:
+            mask[column] = True
+        else:
+            key = (meta.get("masterCategory", ""), meta.get("subCategory", ""))
+            for candidate in (key, ("", key[1]), (key[0], "")):
+                if candidate != ("", "") and candidate in by_group:
+                    mask[list(by_group[candidate])] = True
+                    break
+        if mask.any():
+            sets[item.item_id] = mask
+    return sets
+
+
+def load_domains(
+    catalogue_path: str | os.PathLike[str],
+    photos_path: str | os.PathLike[str],
+    heads: ClassifierHeads,
+    *,
+    split: dict[str, str] | None = None,
+    log: Callable[[str], None] = print,
+) -> tuple[DomainData, DomainData]:
+    """Decode the catalogue's training items and the training photos, with their labels."""
+    catalogue = read_catalogue(catalogue_path)
+    photos = read_catalogue(photos_path)
+    if "split" in photos.fields:
+        photos = photos.subset(
+            item.item_id for item in photos.items if item.metadata.get("split") == "train"
+        )
+    if split is not None:
+        catalogue_train = catalogue.subset(i for i, s in split.items() if s == "train")
+    else:
+        catalogue_train = catalogue
+    missing = [name for name in HEADS if name not in heads.heads]
+    if missing:
+        raise PhotoTrainingError(f"The initial heads lack {', '.join(missing)}.")
+    type_classes = heads.heads[TYPE_HEAD].classes
+    allowed = allowed_type_sets(photos, catalogue, type_classes)
+    photos = photos.subset(allowed)
+    if not photos.items:
+        raise PhotoTrainingError(
+            "No photo has a label that maps to the catalogue's article types "
+            "(columns masterCategory, subCategory, articleType)."
+        )
+    started = time.perf_counter()
+    cat_ids, cat_images = decode_all(catalogue_train)
+    photo_ids, photo_images = decode_all(photos)
+    log(
+        f"decoded {len(cat_ids):,} catalogue items and {len(photo_ids):,} photos in "
+        f"{time.perf_counter() - started:.1f} s"
+    )
+    meta = {item.item_id: item.metadata for item in catalogue_train.items}
+    labels = {
+        name: np.array(
+            [head_class_index(heads.heads[name].classes, meta[i].get(name, "")) for i in cat_ids],
+            np.int32,
+        )
+        for name in HEADS
+    }
+    cat = DomainData(cat_ids, cat_images, labels)
+    photo = DomainData(
+        photo_ids, photo_images, allowed_types=np.stack([allowed[i] for i in photo_ids])
+    )
+    return cat, photo
+
+
+# ---------------------------------------------------------------------------- augmentation
+def _affine_sample(images, matrices, offsets, fill: float = 255.0):
+    """Resample (B, S, S, 3) images: output point p in [-1, 1]² reads source ``A p + t``."""
+    import jax
+    import jax.numpy as jnp
+
+    size = images.shape[1]
+    grid = (jnp.arange(MODEL_INPUT_SIZE, dtype=jnp.float32) + 0.5) / MODEL_INPUT_SIZE * 2 - 1
+    gy, gx = jnp.meshgrid(grid, grid, indexing="ij")
+    points = jnp.stack([gx, gy], axis=-1)  # (H, W, 2) as (x, y)
+
+    def one(image, matrix, offset):
+        src = jnp.einsum("ij,hwj->hwi", matrix, points) + offset
+        px = (src[..., 0] + 1) / 2 * size - 0.5
+        py = (src[..., 1] + 1) / 2 * size - 0.5
+        x0 = jnp.floor(px)
+        y0 = jnp.floor(py)
+        wx = px - x0
+        wy = py - y0
+        image = image.astype(jnp.float32)
+
+        def tap(yy, xx):
+            inside = (xx >= 0) & (xx <= size - 1) & (yy >= 0) & (yy <= size - 1)
+            yi = jnp.clip(yy, 0, size - 1).astype(jnp.int32)
+            xi = jnp.clip(xx, 0, size - 1).astype(jnp.int32)
+            return jnp.where(inside[..., None], image[yi, xi], fill)
+
+        top = tap(y0, x0) * (1 - wx)[..., None] + tap(y0, x0 + 1) * wx[..., None]
+        bottom = tap(y0 + 1, x0) * (1 - wx)[..., None] + tap(y0 + 1, x0 + 1) * wx[..., None]
+        return top * (1 - wy)[..., None] + bottom * wy[..., None]
+
+    return jax.vmap(one)(images, matrices, offsets)
+
+
+def _rotation(angle, sx, sy):
+    import jax.numpy as jnp
+
+    cos, sin = jnp.cos(angle), jnp.sin(angle)
+    return jnp.stack(
+        [jnp.stack([cos * sx, -sin * sy], -1), jnp.stack([sin * sx, cos * sy], -1)], -2
+    )
+
+
+def augment_catalogue(key, images):
+    """Flip, ±11° rotation, ±15% zoom, ±6% shift, white fill (float32 0-255 out)."""
+    import jax
+    import jax.numpy as jnp
+
+    n = images.shape[0]
+    k1, k2, k3, k4 = jax.random.split(key, 4)
+    flip = jnp.where(jax.random.bernoulli(k1, 0.5, (n,)), -1.0, 1.0)
+    angle = jax.random.uniform(k2, (n,), minval=-0.19, maxval=0.19)
+    zoom = jnp.exp(jax.random.uniform(k3, (n,), minval=math.log(0.87), maxval=math.log(1.15)))
+    shift = jax.random.uniform(k4, (n, 2), minval=-0.12, maxval=0.12)
+    matrices = _rotation(angle, flip / zoom, 1.0 / zoom)
+    return _affine_sample(images, matrices, shift)
+
+
+def augment_photos(key, images, low_resolution_share: float, low_resolution_side: int):
+    """Random resized crop, flip, ±10° rotation, brightness/contrast, some at low resolution."""
+    import jax
+    import jax.numpy as jnp
+
+    n = images.shape[0]
+    keys = jax.random.split(key, 8)
+    area = jax.random.uniform(keys[0], (n,), minval=0.35, maxval=1.0)
+    ratio = jnp.exp(
+        jax.random.uniform(keys[1], (n,), minval=math.log(3 / 4), maxval=math.log(4 / 3))
+    )
+    width = jnp.minimum(jnp.sqrt(area * ratio), 1.0)
+    height = jnp.minimum(jnp.sqrt(area / ratio), 1.0)
+    centre = jax.random.uniform(keys[2], (n, 2), minval=-1.0, maxval=1.0) * jnp.stack(
+        [1 - width, 1 - height], -1
+    )
+    flip = jnp.where(jax.random.bernoulli(keys[3], 0.5, (n,)), -1.0, 1.0)
+    angle = jax.random.uniform(keys[4], (n,), minval=-0.17, maxval=0.17)
+    out = _affine_sample(images, _rotation(angle, flip * width, height), centre)
+    brightness = jax.random.uniform(keys[5], (n, 1, 1, 1), minval=-20.0, maxval=20.0)
+    contrast = jax.random.uniform(keys[6], (n, 1, 1, 1), minval=0.85, maxval=1.15)
+    mean = out.mean(axis=(1, 2, 3), keepdims=True)
+    out = jnp.clip((out - mean) * contrast + mean + brightness, 0, 255)
+    side = low_resolution_side
+    small = jax.image.resize(out, (n, side, side, 3), "linear", antialias=True)
+    coarse = jax.image.resize(small, out.shape, "linear")
+    low = jax.random.bernoulli(keys[7], low_resolution_share, (n, 1, 1, 1))
+    return jnp.where(low, jnp.round(coarse), out)
+
+
+def caffe(images):
+    """RGB 0-255 → the caffe input ResNet50's weights expect (BGR, ImageNet means removed)."""
+    import jax.numpy as jnp
+
+    bgr = images[..., ::-1]
+    return bgr - jnp.asarray(CAFFE_MEAN_BGR, jnp.float32)
+
+
+# ---------------------------------------------------------------------------------- losses
+def _masked_cross_entropy(logits, labels):
+    import jax
+    import jax.numpy as jnp
+
+    valid = labels >= 0
+    log_p = jax.nn.log_softmax(logits)
+    picked = jnp.take_along_axis(log_p, jnp.maximum(labels, 0)[:, None], axis=1)[:, 0]
+    return -(picked * valid).sum() / jnp.maximum(valid.sum(), 1)
+
+
+def _partial_label_loss(logits, allowed):
+    """``-log Σ_{c allowed} p(c)``: the photo is one of these types, we do not say which."""
+    import jax
+    import jax.numpy as jnp
+
+    log_p = jax.nn.log_softmax(logits)
+    return -jax.nn.logsumexp(jnp.where(allowed, log_p, -jnp.inf), axis=1).mean()
+
+
+def _alignment_loss(photo_unit, catalogue_unit, positives, temperature: float):
+    """Multi-positive contrastive term: photos against the batch's catalogue items."""
+    import jax
+    import jax.numpy as jnp
+
+    logits = photo_unit @ catalogue_unit.T / temperature
+    log_prob = logits - jax.nn.logsumexp(logits, axis=1, keepdims=True)
+    has = positives.any(axis=1)
+    per_anchor = -jax.nn.logsumexp(jnp.where(positives, log_prob, -jnp.inf), axis=1)
+    return jnp.where(has, per_anchor, 0.0).sum() / jnp.maximum(has.sum(), 1)
+
+
+def _accuracy(logits, labels):
+    import jax.numpy as jnp
+
+    valid = labels >= 0
+    return ((logits.argmax(1) == labels) * valid).sum() / jnp.maximum(valid.sum(), 1)
+
+
+# ---------------------------------------------------------------------------------- model
+def build_backbone(weights: str | os.PathLike[str] | None, frozen_stages: int):
+    """The product's ResNet50 with the given weights, first stages and all BatchNorms frozen."""
+    from fashion_desktop.core.embedder import _load_weights_file, build_resnet50
+    from fashion_desktop.core.training import freeze_stages
+
+    backbone = build_resnet50(None)
+    if weights is not None:
+        _load_weights_file(backbone, Path(weights))
+    freeze_stages(backbone, frozen_stages)
+    return backbone
+
+
+@dataclass
+class MixedTrainingResult:
+    steps: int
+    seconds: float
+    images_per_second: float
+    history: list[dict]
+    config: dict
+
+
+def train_mixed(
+    backbone,
+    heads: ClassifierHeads,
+    cat: DomainData,
+    photo: DomainData,
+    config: MixedTrainingConfig,
+    *,
+    log: Callable[[str], None] = print,
+) -> tuple[ClassifierHeads, MixedTrainingResult]:
+    """Fine-tune ``backbone`` (in place) and ``heads`` on both domains for ``config.seconds``."""
+    import jax
+    import jax.numpy as jnp
+    import optax
+
+    rng = np.random.default_rng(config.seed)
+    type_labels = cat.labels[TYPE_HEAD]
+    assert photo.allowed_types is not None
+    # catalogue partners: for each photo, items whose type is allowed for it
+    items_of_type = [
+        np.flatnonzero(type_labels == c) for c in range(len(heads.heads[TYPE_HEAD].classes))
+    ]
+
+    def partner(photo_row: int) -> int:
+        types = np.flatnonzero(photo.allowed_types[photo_row])
+        counts = np.array([len(items_of_type[t]) for t in types], float)
+        if counts.sum() == 0:
+            return int(rng.integers(len(cat.ids)))
+        chosen = rng.choice(types, p=counts / counts.sum())
+        return int(rng.choice(items_of_type[chosen]))
+
+    # Images stay in host memory and each batch is gathered there: arrays closed over by a
+    # jitted function become constants of the executable (gigabytes here).
+    cat_labels = {name: jax.device_put(values) for name, values in cat.labels.items()}
+    allowed = jax.device_put(photo.allowed_types)
+
+    trainable = [v.value for v in backbone.trainable_variables]
+    frozen = [v.value for v in backbone.non_trainable_variables]
+    head_params = {
+        name: {"kernel": jnp.asarray(h.kernel), "bias": jnp.asarray(h.bias)}
+        for name, h in heads.heads.items()
+        if name in HEADS
+    }
+    params = {"backbone": trainable, "heads": head_params}
+    optimizer = optax.multi_transform(
+        {
+            "backbone": optax.adamw(config.learning_rate, weight_decay=config.weight_decay),
+            "heads": optax.adamw(config.head_learning_rate, weight_decay=config.weight_decay),
+        },
+        {
+            "backbone": ["backbone"] * len(trainable),
+            "heads": jax.tree.map(lambda _: "heads", head_params),
+        },
+    )
+    opt_state = optimizer.init(params)
+    compute_dtype = backbone.dtype_policy.compute_dtype
+
+    def embed(params, images):
+        x = caffe(images).astype(compute_dtype)
+        out, _ = backbone.stateless_call(params["backbone"], frozen, x, training=False)
+        return out.astype(jnp.float32)
+
+    def logits_of(params, z, name):
+        return z @ params["heads"][name]["kernel"] + params["heads"][name]["bias"]
+
+    def loss_fn(
+        params, key, cat_pixels, photo_pixels, cat_rows, photo_rows, partner_rows, align_weight
+    ):
+        k1, k2 = jax.random.split(key)
+        cat_x = augment_catalogue(k1, cat_pixels)
+        photo_x = augment_photos(
+            k2, photo_pixels, config.low_resolution_share, config.low_resolution_side
+        )
+        z = embed(params, jnp.concatenate([cat_x, photo_x]))
+        n_cat = cat_rows.shape[0] + partner_rows.shape[0]
+        z_cat, z_photo = z[:n_cat], z[n_cat:]
+        rows = jnp.concatenate([cat_rows, partner_rows])
+        metrics = {}
+        total = 0.0
+        for name in HEADS:
+            logits = logits_of(params, z_cat, name)
+            ce = _masked_cross_entropy(logits, cat_labels[name][rows])
+            total = total + ce
+            metrics[f"{name}_loss"] = ce
+            metrics[f"{name}_acc"] = _accuracy(logits, cat_labels[name][rows])
+        photo_logits = logits_of(params, z_photo, TYPE_HEAD)
+        photo_allowed = allowed[photo_rows]
+        partial = _partial_label_loss(photo_logits, photo_allowed)
+        metrics["photo_type_loss"] = partial
+        metrics["photo_type_acc"] = jnp.take_along_axis(
+            photo_allowed, photo_logits.argmax(1)[:, None], axis=1
+        ).mean()
+        unit = z / jnp.linalg.norm(z, axis=1, keepdims=True)
+        positives = (
+            photo_allowed[:, cat_labels[TYPE_HEAD][rows]]
+            & (cat_labels[TYPE_HEAD][rows] >= 0)[None, :]
+        )
+        align = _alignment_loss(unit[n_cat:], unit[:n_cat], positives, config.temperature)
+        metrics["alignment_loss"] = align
+        total = total + config.photo_weight * partial + align_weight * align
+        metrics["loss"] = total
+        return total, metrics
+
+    @jax.jit
+    def step(
+        params,
+        opt_state,
+        key,
+        cat_pixels,
+        photo_pixels,
+        cat_rows,
+        photo_rows,
+        partner_rows,
+        lr_scale,
+        align_weight,
+    ):
+        (_, metrics), grads = jax.value_and_grad(loss_fn, has_aux=True)(
+            params, key, cat_pixels, photo_pixels, cat_rows, photo_rows, partner_rows, align_weight
+        )
+        updates, opt_state = optimizer.update(grads, opt_state, params)
+        updates = jax.tree.map(lambda u: u * lr_scale, updates)  # warm-up and cosine decay
+        return optax.apply_updates(params, updates), opt_state, metrics
+
+    def batch():
+        cat_rows = rng.integers(0, len(cat.ids), config.catalogue_batch)
+        photo_rows = rng.integers(0, len(photo.ids), config.photo_batch)
+        partner_rows = np.array([partner(int(r)) for r in photo_rows])
+        return (
+            cat.images[np.concatenate([cat_rows, partner_rows])],
+            photo.images[photo_rows],
+            jnp.asarray(cat_rows, jnp.int32),
+            jnp.asarray(photo_rows, jnp.int32),
+            jnp.asarray(partner_rows, jnp.int32),
+        )
+
+    key = jax.random.PRNGKey(config.seed)
+    history: list[dict] = []
+    images_per_step = config.catalogue_batch + 2 * config.photo_batch
+    started = time.perf_counter()
+    compile_started = started
+    total_steps: int | None = None
+    step_index = 0
+    trained_from = started  # after the first step (compilation) has finished
+    running: dict[str, float] = {}
+    while True:
+        if total_steps is not None and step_index >= total_steps:
+            break
+        warm = min(1.0, (step_index + 1) / config.warmup_steps)
+        progress = step_index / total_steps if total_steps else 0.0
+        lr_scale = warm * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0)))
+        key, sub = jax.random.split(key)
+        params, opt_state, metrics = step(
+            params,
+            opt_state,
+            sub,
+            *batch(),
+            jnp.float32(lr_scale),
+            jnp.float32(config.alignment_weight),
+        )
+        step_index += 1
+        if step_index == 1:
+            jax.block_until_ready(params)
+            log(f"compiled the training step in {time.perf_counter() - compile_started:.1f} s")
+            trained_from = time.perf_counter()
+        if step_index == TIMING_STEPS + 1 and total_steps is None:
+            jax.block_until_ready(params)
+            per_step = (time.perf_counter() - trained_from) / TIMING_STEPS
+            remaining = config.seconds - (time.perf_counter() - trained_from)
+            total_steps = max(step_index + 1, step_index + int(remaining / per_step))
+            log(
+                f"{per_step * 1000:.0f} ms per step ({images_per_step / per_step:,.0f} images/s): "
+                f"{total_steps} steps in the {config.seconds:.0f} s budget"
+            )
+        for name, value in metrics.items():
+            running[name] = (
+                running.get(name, 0.0) * 0.98 + float(value) * 0.02
+                if step_index > 1
+                else float(value)
+            )
+        if total_steps and (
+            step_index % max(1, total_steps // 20) == 0 or step_index == total_steps
+        ):
+            entry = {"step": step_index, "seconds": round(time.perf_counter() - started, 1)}
+            entry.update({k: round(v, 4) for k, v in running.items()})
+            history.append(entry)
+            log(json.dumps(entry))
+    jax.block_until_ready(params)
+    seconds = time.perf_counter() - trained_from
+    for variable, value in zip(backbone.trainable_variables, params["backbone"], strict=True):
+        variable.assign(value)
+    trained_heads = ClassifierHeads(
+        [
+            ClassifierHead(
+                name,
+                np.asarray(params["heads"][name]["kernel"], np.float32),
+                np.asarray(params["heads"][name]["bias"], np.float32),
+                heads.heads[name].classes,
+            )
+            if name in params["heads"]
+            else heads.heads[name]
+            for name in heads.heads
+        ]
+    )
+    result = MixedTrainingResult(
+        steps=step_index,
+        seconds=round(seconds, 1),
+        images_per_second=round(images_per_step * (step_index - 1) / seconds, 1),
+        history=history,
+        config=asdict(config),
+    )
+    return trained_heads, result
+
+
+# ------------------------------------------------------------------------------ evaluation
+def float32_twin(backbone):
+    """A float32 copy of ``backbone`` with its weights rounded to float16, as the bundle ships."""
+    import keras
+
+    from fashion_desktop.core.embedder import build_resnet50
+
+    policy = keras.mixed_precision.global_policy()
+    keras.mixed_precision.set_global_policy("float32")
+    try:
+        twin = build_resnet50(None)
+    finally:
+        keras.mixed_precision.set_global_policy(policy)
+    twin.set_weights([np.asarray(w, np.float16).astype(np.float32) for w in backbone.get_weights()])
+    return twin
+
+
+def embed_all(model, images: np.ndarray, batch: int = 256) -> np.ndarray:
+    """Raw 2048-d embeddings of prepared uint8 images, float32 arithmetic throughout."""
+    import jax
+    import jax.numpy as jnp
+
+    trainable = [v.value for v in model.trainable_variables]
+    frozen = [v.value for v in model.non_trainable_variables]
+
+    @jax.jit
+    def forward(x):
+        with jax.default_matmul_precision("highest"):
+            out, _ = model.stateless_call(trainable, frozen, caffe(x.astype(jnp.float32)))
+        return out
+
+    out = np.empty((len(images), 2048), np.float32)
+    for start in range(0, len(images), batch):
+        chunk = images[start : start + batch]
+        size = len(chunk)
+        if size < batch:
+            chunk = np.concatenate(
+                [chunk, np.full((batch - size, *chunk.shape[1:]), 255, np.uint8)]
+            )
+        out[start : start + size] = np.asarray(forward(chunk))[:size]
+    return out
+
+
+def low_resolution(images: np.ndarray, side: int) -> np.ndarray:
+    """Photos downscaled to a catalogue-like ``side`` and back (query-time handling to measure)."""
+    from PIL import Image
+
+    out = np.empty_like(images)
+    for i, image in enumerate(images):
+        small = Image.fromarray(image).resize((side, side), Image.BILINEAR, reducing_gap=None)
+        out[i] = np.asarray(small.resize(image.shape[:2][::-1], Image.BILINEAR))
+    return out
+
+
+def precision_at_k(
+    queries: np.ndarray,
+    gallery: np.ndarray,
+    query_labels: dict[str, list[str]],
+    gallery_labels: dict[str, list[str]],
+    k: int = 5,
+) -> dict[str, float]:
+    """Mean share of the top-k (cosine) whose field equals the query's, per labelled field."""
+    import jax
+    import jax.numpy as jnp
+
+    q = jnp.asarray(queries / np.linalg.norm(queries, axis=1, keepdims=True))
+    g = jnp.asarray(gallery / np.linalg.norm(gallery, axis=1, keepdims=True))
+    top_k = jax.jit(
+        lambda block, gal: jax.lax.top_k(jnp.matmul(block, gal.T, precision="highest"), k)[1]
+    )
+    top = np.concatenate(
+        [np.asarray(top_k(q[start : start + 1024], g)) for start in range(0, len(q), 1024)]
+    )
+    result = {}
+    for name, values in query_labels.items():
+        column = np.array(gallery_labels[name], dtype=object)
+        hits = [float(np.mean(column[top[i]] == value)) for i, value in enumerate(values) if value]
+        if hits:
+            result[name] = round(float(np.mean(hits)), 4)
+    return result
+
+
+# ------------------------------------------------------------------------------------- run
+@dataclass
+class EvaluationSet:
+    """Held-out queries and the gallery they are searched against (whole catalogue)."""
+
+    photo_images: np.ndarray
+    photo_labels: dict[str, list[str]]
+    val_ids: list[str]
+    val_images: np.ndarray
+    val_labels: dict[str, list[str]]
+    train_labels: dict[str, list[str]]
+    train_images: np.ndarray  # the training catalogue's decoded images (shared, not copied)
+
+
+PHOTO_FIELDS = ("masterCategory", "subCategory", "articleType")
+
+
+def load_evaluation_set(
+    catalogue_path, photos_path, split: dict[str, str], cat: DomainData
+) -> EvaluationSet:
+    catalogue = read_catalogue(catalogue_path)
+    meta = {item.item_id: item.metadata for item in catalogue.items}
+    val_ids, val_images = decode_all(catalogue.subset(i for i, s in split.items() if s == "val"))
+    photos = read_catalogue(photos_path)
+    photos = photos.subset(
+        item.item_id for item in photos.items if item.metadata.get("split") == "val"
+    )
+    photo_ids, photo_images = decode_all(photos)
+    photo_meta = {item.item_id: item.metadata for item in photos.items}
+
+    def fields(ids, source, names):
+        return {name: [source[i].get(name, "") for i in ids] for name in names}
+
+    gallery_fields = (*HEADS, *PHOTO_FIELDS[:2])
+    return EvaluationSet(
+        photo_images,
+        fields(photo_ids, photo_meta, PHOTO_FIELDS),
+        val_ids,
+        val_images,
+        fields(val_ids, meta, gallery_fields),
+        fields(cat.ids, meta, gallery_fields),
+        cat.images,
+    )
+
+
+def evaluate_model(
+    backbone, heads: ClassifierHeads, data: EvaluationSet, low_side: int
+) -> tuple[dict, np.ndarray]:
+    """Photo and catalogue-style P@5 (cosine, whole catalogue as gallery), the type head on
+    photos, and the whole catalogue's raw embeddings (training items, then ``val_ids``)."""
+    twin = float32_twin(backbone)
+    train = embed_all(twin, data.train_images)
+    val = embed_all(twin, data.val_images)
+    photos = embed_all(twin, data.photo_images)
+    photos_low = embed_all(twin, low_resolution(data.photo_images, low_side))
+    gallery = np.concatenate([train, val])
+    gallery_labels = {
+        name: data.train_labels[name] + data.val_labels[name] for name in data.train_labels
+    }
+    type_head = heads.heads[TYPE_HEAD]
+    predicted = (photos @ type_head.kernel + type_head.bias).argmax(1)
+    truth = data.photo_labels[TYPE_HEAD]
+    labelled = [i for i, t in enumerate(truth) if t]
+    metrics = {
+        "photos": precision_at_k(photos, gallery, data.photo_labels, gallery_labels),
+        "photos_low_resolution": precision_at_k(
+            photos_low, gallery, data.photo_labels, gallery_labels
+        ),
+        "photo_type_top1": round(
+            float(np.mean([type_head.classes[predicted[i]] == truth[i] for i in labelled])), 4
+        ),
+        "catalogue": precision_at_k(
+            val, train, {n: data.val_labels[n] for n in HEADS}, data.train_labels
+        ),
+    }
+    return metrics, gallery
+
+
+def selection_score(metrics: dict) -> float:
+    """Photos and catalogue weighed together, so neither is traded away silently."""
+    photos, catalogue = metrics["photos"], metrics["catalogue"]
+    return (
+        photos.get("masterCategory", 0)
+        + photos.get("subCategory", 0)
+        + photos.get("articleType", 0)
+        + catalogue.get("articleType", 0)
+        + catalogue.get("baseColour", 0)
+    )
+
+
+def run_mixed_training(
+    catalogue_path: str,
+    photos_path: str,
+    split_path: str,
+    init_weights: str,
+    init_heads: str,
+    out: str,
+    config: MixedTrainingConfig,
+    *,
+    alignment_weights: Sequence[float] = (0.5,),
+    evaluate: bool = True,
+    baseline: bool = True,
+    log: Callable[[str], None] = print,
+) -> dict:
+    """Train one model per alignment weight (same data and budget), keep the best, export it."""
+    import keras
+
+    from fashion_desktop.core.embedder import save_weights_bundle, weights_fingerprint
+    from fashion_desktop.core.training import read_split_file
+
+    if keras.backend.backend() != "jax":
+        raise PhotoTrainingError(
+            "Mixed photo training runs on the JAX backend (KERAS_BACKEND=jax)."
+        )
+    import jax
+
+    keras.mixed_precision.set_global_policy("mixed_bfloat16")
+    out_dir = Path(out)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    heads = ClassifierHeads.load(init_heads)
+    split = read_split_file(split_path)
+    cat, photo = load_domains(catalogue_path, photos_path, heads, split=split, log=log)
+    report: dict = {
+        "device": str(jax.devices()[0]),
+        "catalogue_items": len(cat.ids),
+        "photos": len(photo.ids),
+        "init_weights": Path(init_weights).name,
+        "variants": [],
+    }
+    report_path = out_dir / "photo_training_report.json"
+
+    def save_report() -> None:
+        report_path.write_text(json.dumps(report, indent=2) + "\n")
+
+    data = load_evaluation_set(catalogue_path, photos_path, split, cat) if evaluate else None
+    if data is not None and not (len(data.photo_images) and len(data.val_images)):
+        log("no val photos or val items to measure on: the last model trained is kept")
+        data = None
+    if data is not None and baseline:
+        started = time.perf_counter()
+        backbone = build_backbone(init_weights, config.frozen_stages)
+        report["baseline"], _ = evaluate_model(backbone, heads, data, config.low_resolution_side)
+        log(f"baseline ({time.perf_counter() - started:.0f} s): {json.dumps(report['baseline'])}")
+        save_report()
+    best = None
+    for weight in alignment_weights:
+        variant = MixedTrainingConfig(**{**asdict(config), "alignment_weight": weight})
+        backbone = build_backbone(init_weights, config.frozen_stages)
+        trained_heads, result = train_mixed(backbone, heads, cat, photo, variant, log=log)
+        entry = {"alignment_weight": weight, "training": asdict(result)}
+        gallery = None
+        if data is not None:
+            entry["metrics"], gallery = evaluate_model(
+                backbone, trained_heads, data, config.low_resolution_side
+            )
+            entry["score"] = round(selection_score(entry["metrics"]), 4)
+            log(f"alignment {weight}: {json.dumps(entry['metrics'])}")
+        report["variants"].append(entry)
+        save_report()
+        if best is None or entry.get("score", 0) > best[0].get("score", 0):
+            weights = [np.asarray(w, np.float32) for w in backbone.get_weights()]
+            names = [w.path for w in backbone.weights]
+            best = (entry, weights, names, trained_heads, gallery)
+    assert best is not None
+    entry, weights, names, trained_heads, gallery = best
+    save_weights_bundle(weights, names, out_dir / "backbone.f16.npz")
+    trained_heads.save(out_dir / "heads.npz")
+    if gallery is not None and data is not None:
+        # the whole catalogue's embeddings, so an index can be assembled without re-embedding
+        np.save(out_dir / "catalogue_embeddings.f16.npy", gallery.astype(np.float16))
+        (out_dir / "catalogue_embeddings.ids.json").write_text(json.dumps(cat.ids + data.val_ids))
+    report["chosen_alignment_weight"] = entry["alignment_weight"]
+    report["fingerprint"] = weights_fingerprint(
+        [np.asarray(w, np.float16).astype(np.float32) for w in weights]
+    )
+    save_report()
+    return report

@@ -1,0 +1,15 @@
+"""Training defaults in one import-free place: the configs and the CLI's help both read them
+(the CLI builds its parser at every start, so it must not import NumPy or Pillow for them)."""
+
+#: ``fashion-desktop train`` on a catalogue (core/training.py, Keras fit).
+BATCH_SIZE = 16
+FROZEN_STAGES = 4  # ResNet stages kept frozen (of 5): 4 trains conv5_x + heads
+LEARNING_RATE = 1e-4
+
+#: ``fashion-desktop train --photos`` (core/photo_training.py, JAX on an accelerator).
+PHOTO_SECONDS = 60.0
+PHOTO_CATALOGUE_BATCH = 128
+PHOTO_BATCH = 64
+PHOTO_FROZEN_STAGES = 1
+PHOTO_LEARNING_RATE = 1e-4
+PHOTO_ALIGNMENT_WEIGHT = 0.5
