@@ -248,6 +248,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="with --photos: comma-separated weights of the photo-catalogue alignment term; one "
         "model each, the best on the val photos and items is kept (default %(default)s)",
     )
+    train.add_argument(
+        "--no-baseline",
+        action="store_true",
+        help="with --photos: do not measure the starting model first",
+    )
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--workers", type=int, default=2, help="image decoding threads")
     train.add_argument("--restart", action="store_true", help="ignore a checkpoint; start over")
@@ -847,6 +852,7 @@ def _train_with_photos(args: argparse.Namespace) -> int:
         str(args.out),
         config,
         alignment_weights=alignment or [defaults.PHOTO_ALIGNMENT_WEIGHT],
+        baseline=not args.no_baseline,
         log=lambda message: print(message, file=sys.stderr),
     )
     print(

@@ -179,6 +179,58 @@ def test_cli_evaluates_photos_beside_catalogue_queries(
     assert "leave-one-out" not in out  # photos alone: no catalogue-style default
 
 
+@pytest.mark.model
+def test_cli_reports_labelled_real_photos_in_one_table(
+    capsys, cached_model_loading, tiny_index_dir, tiny_catalogue_dir, tmp_path
+) -> None:
+    """A labelled photo CSV (any subset of label columns; empty labels skipped per field) is
+    scored per field beside the catalogue-style queries and the synthetic photos."""
+    photos = write_photo_catalogue(tmp_path / "photos", [0, 3, 7])
+    rows = list(csv.DictReader(photos.open(encoding="utf-8")))
+    labelled = tmp_path / "photos" / "labelled.csv"
+    with labelled.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, ["image", "articleType", "gender", "notes"])
+        writer.writeheader()
+        for n, row in enumerate(rows):  # the second photo has no gender label
+            gender = "" if n == 1 else row["gender"]
+            writer.writerow(
+                {
+                    "image": row["image"],
+                    "articleType": row["articleType"],
+                    "gender": gender,
+                    "notes": "x",
+                }
+            )
+    queries = tmp_path / "queries"
+    shutil.copytree(tiny_catalogue_dir, queries)
+    args = ["evaluate", "--index", tiny_index_dir, "--weights", "random"]
+    args += ["--fields", "articleType,gender"]
+    common = [*args, "--labelled-photos", labelled, "--queries", queries, "--photos", photos]
+    code = main([str(a) for a in [*common, "--json"]])
+    captured = capsys.readouterr()
+    assert code == EXIT_OK, captured.err
+    data = json.loads(captured.out)
+    real = data["labelled_photos"]
+    assert real["queries"] == 3 and set(real["fields"]) == {"articleType", "gender"}
+    assert (
+        real["fields"]["gender"]["queries"] == 2 and real["fields"]["articleType"]["queries"] == 3
+    )
+    assert data["catalogue"]["queries"] == 20 and data["photos"]["queries"] == 3
+    code = main([str(a) for a in common])
+    out = capsys.readouterr().out
+    assert code == EXIT_OK
+    assert "catalogue-style: 20 queries" in out and "real photos: 3 queries" in out
+    header = next(line for line in out.splitlines() if line.startswith("field"))
+    assert header.split().count("P@k") == 2  # one table, a column group per query set
+    gender_row = next(line for line in out.splitlines() if line.startswith("gender"))
+    assert gender_row.split()[-1] == "2"  # the photo without a gender label is skipped
+    assert "exact item" in out
+    bad = tmp_path / "photos" / "unlabelled.csv"
+    bad.write_text("image,notes\n" + rows[0]["image"] + ",x\n", encoding="utf-8")
+    code = main([str(a) for a in [*args, "--labelled-photos", bad]])
+    assert code != EXIT_OK and "no label column" in capsys.readouterr().err
+
+
 # -------------------------------------------------------------------------- localisation
 def test_product_shots_and_photos_are_told_apart() -> None:
     assert looks_like_product_shot(product_on_white())
@@ -329,3 +381,48 @@ def test_engine_localises_photos_automatically_and_a_crop_overrides(
     # Without a head to localise with, photos are searched whole.
     (whole,) = SearchEngine(tiny_index, random_embedder).search_images([photo])
     assert whole.found_box is None
+
+
+@pytest.mark.model
+def test_evaluate_ranks_a_mixed_query_set_exactly_as_search(random_embedder, tmp_path) -> None:
+    """Product shots and photos in one query set: evaluate's top-k is the search's, query by
+    query (same per-image photo decision, localisation and per-kind weights)."""
+    from fd_testdata import write_styles_catalogue
+
+    from fashion_desktop.core.builder import build_index
+    from fashion_desktop.core.catalogue import read_catalogue
+    from fashion_desktop.core.evaluation import embed_queries, rank_queries
+    from fashion_desktop.core.imaging import load_image
+    from fashion_desktop.core.index import EmbeddingIndex
+    from fashion_desktop.core.scoring import Scoring
+    from fashion_desktop.core.search import SearchEngine
+
+    embedder = embedder_with_heads(random_embedder)
+    catalogue = read_catalogue(write_styles_catalogue(tmp_path / "catalog", range(12)))
+    build_index(catalogue, tmp_path / "index", embedder, dim="full")
+    index = EmbeddingIndex.open(tmp_path / "index")
+    write_photo_catalogue(tmp_path / "queries", [20, 21, 22])
+    shots = tmp_path / "queries" / "shots"
+    shots.mkdir()
+    with (tmp_path / "queries" / "photos.csv").open("a", encoding="utf-8") as handle:
+        for n in (23, 24, 25):
+            garment_image(n).save(shots / f"{n}.png")
+            meta = item_metadata(n)
+            handle.write(f"shots/{n}.png,{','.join(meta.values())},studio\n")
+    # Product shots are ranked with label agreement, photos by the cosine: both weights matter.
+    scoring = Scoring({"articleType": 3.0}, photo_weights={})
+    queries = embed_queries(
+        read_catalogue(tmp_path / "queries" / "photos.csv"), embedder, localise="auto"
+    )
+    assert queries.photo == [True, True, True, False, False, False]
+    rankings, described = rank_queries(index, queries, 5, scoring, exclude_own=True)
+    assert "photos: cosine similarity" in described
+    engine = SearchEngine(index, embedder, scoring=scoring, localise="auto")
+    for path, ranked in zip(
+        [item.image_path for item in read_catalogue(tmp_path / "queries" / "photos.csv").items],
+        rankings,
+        strict=True,
+    ):
+        (response,) = engine.search_images([load_image(path)], k=5)
+        assert [hit.item_id for hit in response.hits] == [index.item(r).item_id for r in ranked]
+    index.close()

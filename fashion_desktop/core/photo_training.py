@@ -65,7 +65,6 @@ class MixedTrainingConfig:
 
     seconds: float = defaults.PHOTO_SECONDS
     catalogue_batch: int = defaults.PHOTO_CATALOGUE_BATCH
-    photo_batch: int = defaults.PHOTO_BATCH
     learning_rate: float = defaults.PHOTO_LEARNING_RATE
     head_learning_rate: float = 1e-3
     weight_decay: float = 1e-4
@@ -77,6 +76,11 @@ class MixedTrainingConfig:
     low_resolution_share: float = 0.3
     low_resolution_side: int = 80
     seed: int = 0
+
+    @property
+    def photo_batch(self) -> int:
+        """Photos per step; as many catalogue partners join them (domain-balanced batches)."""
+        return max(1, self.catalogue_batch // 2)
 
 
 @dataclass
@@ -567,7 +571,7 @@ def train_mixed(
         seconds=round(seconds, 1),
         images_per_second=round(images_per_step * (step_index - 1) / seconds, 1),
         history=history,
-        config=asdict(config),
+        config=asdict(config) | {"photo_batch": config.photo_batch},
     )
     return trained_heads, result
 

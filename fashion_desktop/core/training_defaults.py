@@ -8,8 +8,7 @@ LEARNING_RATE = 1e-4
 
 #: ``fashion-desktop train --photos`` (core/photo_training.py, JAX on an accelerator).
 PHOTO_SECONDS = 60.0
-PHOTO_CATALOGUE_BATCH = 128
-PHOTO_BATCH = 64
+PHOTO_CATALOGUE_BATCH = 128  # + half as many photos + as many catalogue partners
 PHOTO_FROZEN_STAGES = 1
 PHOTO_LEARNING_RATE = 1e-4
 PHOTO_ALIGNMENT_WEIGHT = 0.5

@@ -2,7 +2,7 @@
 
     fashion-desktop index build ../shared/catalog --out bench-out/full/index-all --dim full
     python tests/benchmarks/bench_scoring.py [--all-index bench-out/full/index-all]
-        [--out bench-out/full] [--skip-photos] [--latency 60]
+        [--out bench-out/full] [--weights MODEL] [--skip-photos] [--latency 60]
 
 The first command embeds all 39,987 catalogue images once (about an hour on 2 cores); this
 script never embeds a catalogue image again: it derives, with ``index build --update`` (reusing
@@ -163,10 +163,11 @@ def main() -> int:
     parser.add_argument("--all-index", type=Path, default=Path("bench-out/full/index-all"))
     parser.add_argument("--out", type=Path, default=Path("bench-out/full"))
     parser.add_argument("--skip-photos", action="store_true")
+    parser.add_argument("--weights", help="model folder (default: the bundled model)")
     parser.add_argument("--latency", type=int, default=60, help="queries per latency figure")
     args = parser.parse_args()
-    embedder = Embedder.load()
-    assert embedder.heads is not None, "the bundled model's heads are needed"
+    embedder = Embedder.load(args.weights)
+    assert embedder.heads is not None, "the model's classifier heads are needed"
     everything = EmbeddingIndex.open(args.all_index, verify=False)
     val = split_ids("val")
     dev_ids = val[900:2400]
@@ -194,6 +195,7 @@ def main() -> int:
         "chosen": weights_of(best),
         "test": {
             "cosine only (baseline)": p_at_5(train, test, COSINE_ONLY),
+            f"product default: {weights_of(DEFAULT_SCORING)}": p_at_5(train, test, DEFAULT_SCORING),
             f"chosen: {weights_of(best)}": p_at_5(train, test, best),
             "chosen, Match colour off": p_at_5(train, test, best.with_match_colour(False)),
         },

@@ -1,0 +1,177 @@
+"""Training on catalogue items and labelled real photos together (``train --photos``).
+
+The label logic is tested on hand-made catalogues; one end-to-end run trains the bundled model
+for a few steps on the JAX backend (CPU, in a subprocess: this process runs Keras on TensorFlow)
+on a handful of shared catalogue items and real photos, and the model folder it writes is loaded
+back by the product's TensorFlow embedder.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from fd_testdata import SHARED_DIR
+
+from fashion_desktop.core.catalogue import Catalogue, CatalogueItem
+from fashion_desktop.core.heads import ClassifierHeads
+from fashion_desktop.core.photo_training import allowed_type_sets, head_class_index
+from fashion_desktop.resources import bundled_heads_path
+
+REAL_PHOTOS = SHARED_DIR / "real" / "clothing-dataset"
+TYPES = ("Tshirts", "Shirts", "Jeans", "Trousers", "Casual Shoes", "other")
+
+
+def _catalogue(rows: list[dict[str, str]]) -> Catalogue:
+    items = [CatalogueItem(str(i), Path(f"{i}.jpg"), row) for i, row in enumerate(rows)]
+    return Catalogue(Path("."), Path("x.csv"), "styles", list(rows[0]), items)
+
+
+CATALOGUE = _catalogue(
+    [
+        {"masterCategory": "Apparel", "subCategory": "Topwear", "articleType": "Tshirts"},
+        {"masterCategory": "Apparel", "subCategory": "Topwear", "articleType": "Shirts"},
+        {"masterCategory": "Apparel", "subCategory": "Bottomwear", "articleType": "Jeans"},
+        {"masterCategory": "Apparel", "subCategory": "Bottomwear", "articleType": "Trousers"},
+        {"masterCategory": "Footwear", "subCategory": "Shoes", "articleType": "Casual Shoes"},
+        {"masterCategory": "Apparel", "subCategory": "Topwear", "articleType": "Blazers"},
+    ]
+)
+
+
+def test_head_class_index_maps_rare_types_to_other() -> None:
+    assert head_class_index(TYPES, "Jeans") == 2
+    assert head_class_index(TYPES, "Blazers") == TYPES.index("other")
+    assert head_class_index(TYPES, "") == -1
+    assert head_class_index(("a", "b"), "c") == -1  # no "other" column: no label
+
+
+def test_partial_labels_allow_every_type_of_the_photo_group() -> None:
+    photos = _catalogue(
+        [
+            # a known type allows exactly that type
+            {"masterCategory": "Apparel", "subCategory": "Topwear", "articleType": "Shirts"},
+            # Pants: only the sub-category is known, so every Bottomwear type is allowed
+            {"masterCategory": "Apparel", "subCategory": "Bottomwear", "articleType": ""},
+            # Shoes
+            {"masterCategory": "Footwear", "subCategory": "Shoes", "articleType": ""},
+            # a type the head files under "other"
+            {"masterCategory": "Apparel", "subCategory": "Topwear", "articleType": "Blazers"},
+            # nothing the catalogue knows: no label, left out
+            {"masterCategory": "Toys", "subCategory": "Kites", "articleType": ""},
+        ]
+    )
+    sets = allowed_type_sets(photos, CATALOGUE, TYPES)
+
+    def allowed(photo: str) -> set[str]:
+        return {TYPES[i] for i in np.flatnonzero(sets[photo])}
+
+    assert allowed("0") == {"Shirts"}
+    assert allowed("1") == {"Jeans", "Trousers"}
+    assert allowed("2") == {"Casual Shoes"}
+    assert allowed("3") == {"other"}
+    assert "4" not in sets
+
+
+def _write_subset(rows: list[dict[str, str]], source: Path, folder: Path, name: str) -> None:
+    (folder / "images").mkdir(parents=True)
+    with (folder / name).open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    for row in rows:
+        shutil.copy(source / "images" / f"{row['id']}.jpg", folder / "images")
+
+
+@pytest.mark.model
+def test_train_with_photos_end_to_end(shared_rows, shared_catalog, tmp_path: Path) -> None:
+    pytest.importorskip("jax")
+    pytest.importorskip("optax")
+    if not (REAL_PHOTOS / "labels.csv").is_file():
+        pytest.skip("shared real photos not found")
+    wanted = {"Tshirts": 3, "Jeans": 2, "Casual Shoes": 2}
+    rows = []
+    for split in ("train", "val"):
+        counts = dict(wanted)
+        for row in shared_rows:
+            if row["split"] == split and counts.get(row["articleType"], 0) > 0:
+                counts[row["articleType"]] -= 1
+                rows.append(row)
+    split_rows = [{"id": row["id"], "split": row["split"]} for row in rows]
+    styles = [{k: v for k, v in row.items() if k != "split"} for row in rows]
+    _write_subset(styles, shared_catalog, tmp_path / "catalog", "styles.csv")
+    with (tmp_path / "catalog" / "split.csv").open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=["id", "split"])
+        writer.writeheader()
+        writer.writerows(split_rows)
+    with (REAL_PHOTOS / "labels.csv").open(encoding="utf-8") as handle:
+        photo_rows = list(csv.DictReader(handle))
+    photos = [r for r in photo_rows if r["label"] in ("T-Shirt", "Pants", "Shoes")]
+    chosen = [r for r in photos if r["split"] == "train"][:4] + [
+        r for r in photos if r["split"] == "val"
+    ][:3]
+    _write_subset(chosen, REAL_PHOTOS, tmp_path / "real", "labels.csv")
+
+    out = tmp_path / "model"
+    env = {**os.environ, "KERAS_BACKEND": "jax", "JAX_PLATFORMS": "cpu"}
+    command = [
+        sys.executable,
+        "-c",
+        "import sys; from fashion_desktop.cli import main; sys.exit(main(sys.argv[1:]))",
+        "train",
+        str(tmp_path / "catalog"),
+        "--photos",
+        str(tmp_path / "real"),
+        "--split",
+        str(tmp_path / "catalog" / "split.csv"),
+        "--out",
+        str(out),
+        "--seconds",
+        "1",
+        "--batch-size",
+        "2",
+        "--no-baseline",
+    ]
+    done = subprocess.run(
+        command, check=False, env=env, capture_output=True, text=True, timeout=900
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "Model written to" in done.stdout
+
+    report = json.loads((out / "photo_training_report.json").read_text())
+    assert report["photos"] == 4 and report["catalogue_items"] == 7
+    assert "baseline" not in report
+    (variant,) = report["variants"]
+    assert variant["training"]["steps"] > 5  # compiled, timed, then trained to the budget
+    assert set(variant["metrics"]["photos"]) == {"masterCategory", "subCategory", "articleType"}
+    assert set(variant["metrics"]["catalogue"]) == {"articleType", "baseColour", "gender"}
+
+    from fashion_desktop.core.embedder import Embedder
+
+    embedder = Embedder.load(out, warm=False)
+    assert embedder.identity.fingerprint == report["fingerprint"]
+    bundled = ClassifierHeads.load(bundled_heads_path())
+    trained = ClassifierHeads.load(out / "heads.npz")
+    assert trained.names == bundled.names
+    for name in bundled.names:
+        assert trained.heads[name].classes == bundled.heads[name].classes
+    # the article-type head learned from the photos' partial labels and the catalogue
+    assert not np.array_equal(
+        trained.heads["articleType"].kernel, bundled.heads["articleType"].kernel
+    )
+
+
+def test_train_with_photos_needs_a_split(make_catalogue, tmp_path: Path, capsys) -> None:
+    from fashion_desktop.cli import main
+
+    catalogue = make_catalogue(range(4))
+    code = main(["train", str(catalogue), "--photos", str(catalogue), "--out", str(tmp_path / "m")])
+    assert code != 0
+    assert "--split" in capsys.readouterr().err
