@@ -12,7 +12,6 @@ from PIL import Image
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SHARED_DIR = REPO_ROOT.parent / "shared"
 SHARED_CATALOG = SHARED_DIR / "catalog"
-SHARED_WEIGHTS_H5 = SHARED_DIR / "models" / "resnet50_fashion_notop.weights.h5"
 
 STYLES_FIELDS = ["id", "gender", "articleType", "baseColour", "productDisplayName"]
 

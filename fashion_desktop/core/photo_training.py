@@ -576,6 +576,22 @@ def train_mixed(
     return trained_heads, result
 
 
+def draw_mixed_curves(history: list[dict], path: Path) -> None:
+    """The run's loss and per-head accuracy by step (photos: top-1 within the partial label)."""
+    from fashion_desktop.core.training import draw_training_curves
+
+    series = [
+        {
+            "step": entry["step"],
+            "loss": entry["loss"],
+            **{f"{name}_accuracy": entry[f"{name}_acc"] for name in HEADS},
+            "photo articleType_accuracy": entry["photo_type_acc"],
+        }
+        for entry in history
+    ]
+    draw_training_curves(series, [*HEADS, "photo articleType"], path, axis="step")
+
+
 # ------------------------------------------------------------------------------ evaluation
 def float32_twin(backbone):
     """A float32 copy of ``backbone`` with its weights rounded to float16, as the bundle ships."""
@@ -825,6 +841,7 @@ def run_mixed_training(
     entry, weights, names, trained_heads, gallery = best
     save_weights_bundle(weights, names, out_dir / "backbone.f16.npz")
     trained_heads.save(out_dir / "heads.npz")
+    draw_mixed_curves(entry["training"]["history"], out_dir / "training_curves.png")
     if gallery is not None and data is not None:
         # the whole catalogue's embeddings, so an index can be assembled without re-embedding
         np.save(out_dir / "catalogue_embeddings.f16.npy", gallery.astype(np.float16))

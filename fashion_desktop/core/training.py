@@ -1131,15 +1131,18 @@ def classification_metrics(truth: np.ndarray, predicted: np.ndarray, n_classes: 
 
 
 # ------------------------------------------------------------------------------- curves
-def draw_training_curves(history: list[dict], heads: list[str], path: Path) -> None:
-    """Loss and accuracy per epoch (train solid, validation dashed; one colour per head)."""
+def draw_training_curves(
+    history: list[dict], heads: list[str], path: Path, *, axis: str = "epoch"
+) -> None:
+    """Loss and accuracy per ``axis`` (epoch or step; train solid, validation dashed; one colour
+    per head)."""
     from PIL import Image, ImageDraw
 
     width, height, margin = 960, 400, 48
     image = Image.new("RGB", (width, height), "white")
     draw = ImageDraw.Draw(image)
     palette = [(31, 119, 180), (214, 39, 40), (44, 160, 44), (148, 103, 189), (255, 127, 14)]
-    epochs = [entry["epoch"] for entry in history]
+    epochs = [entry[axis] for entry in history]
     panels = [
         ("loss", [("loss", "train"), ("val_loss", "val")]),
         (
@@ -1178,11 +1181,11 @@ def draw_training_curves(history: list[dict], heads: list[str], path: Path) -> N
 
         draw.text((left + 4, top + 2), f"{high:.3g}", fill=(90, 90, 90))
         draw.text((left + 4, bottom - 14), f"{low:.3g}", fill=(90, 90, 90))
-        draw.text((right - 60, bottom + 6), f"epoch {first}-{last}", fill=(90, 90, 90))
+        draw.text((right - 80, bottom + 6), f"{axis} {first}-{last}", fill=(90, 90, 90))
         for number, (key, label) in enumerate(series):
             colour = palette[(number % max(len(series) // 2, 1)) % len(palette)]
             dashed = key.startswith("val_")
-            points = [point(e["epoch"], e[key]) for e in history if isinstance(e.get(key), float)]
+            points = [point(e[axis], e[key]) for e in history if isinstance(e.get(key), float)]
             if not points:
                 continue
             for a, b in itertools.pairwise(points):
