@@ -422,7 +422,7 @@ def test_evaluate_with_query_catalogue_table(
         "3",
     )
     assert code == EXIT_OK
-    assert "queries: 4 queries against 20 items, k = 3" in stdout
+    assert "k = 3" in stdout and "catalogue-style: 4 queries against 20 items" in stdout
     assert "articleType" in stdout and "P@k" in stdout
 
 
