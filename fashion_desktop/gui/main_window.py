@@ -41,6 +41,7 @@ from PySide6.QtWidgets import (
 )
 
 from fashion_desktop.core.imaging import CropBox
+from fashion_desktop.core.scoring import COLOUR_HEAD, DEFAULT_SCORING
 from fashion_desktop.core.search import SearchHit, SearchResponse
 from fashion_desktop.core.shortlist import ShortlistStore
 from fashion_desktop.gui.camera import FrameSource, captured_query, create_frame_source
@@ -704,12 +705,10 @@ class MainWindow(QMainWindow):
             and self.preview.has_image
         )
         photo = active is not None and active.photo and not active.is_item
-        self.match_colour_button.setEnabled(not photo)
+        colour_counts = DEFAULT_SCORING.for_query(photo).weights.get(COLOUR_HEAD, 0.0) > 0
+        self.match_colour_button.setEnabled(colour_counts)
         self.match_colour_button.setToolTip(
-            "Photos are ranked by the picture alone: under shop light the colour the model reads "
-            "is too unreliable to rank by."
-            if photo
-            else MATCH_COLOUR_TIP
+            MATCH_COLOUR_TIP if colour_counts else "This query is ranked by the picture alone."
         )
         manual, found = self.preview.crop, self.preview.found_box
         self.crop_hint.setText(FOUND_HINT if found is not None and manual is None else CROP_HINT)
