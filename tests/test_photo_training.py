@@ -175,3 +175,17 @@ def test_train_with_photos_needs_a_split(make_catalogue, tmp_path: Path, capsys)
     code = main(["train", str(catalogue), "--photos", str(catalogue), "--out", str(tmp_path / "m")])
     assert code != 0
     assert "--split" in capsys.readouterr().err
+
+
+def test_train_with_photos_says_it_needs_the_jax_backend(make_catalogue, tmp_path, capsys) -> None:
+    from fashion_desktop.cli import main
+
+    catalogue = make_catalogue(range(4))
+    split = tmp_path / "split.csv"
+    split.write_text("id,split\n1000,train\n1001,val\n", encoding="utf-8")
+    args = ["train", str(catalogue), "--photos", str(catalogue), "--split", str(split)]
+    code = main([*args, "--out", str(tmp_path / "m")])  # this process runs Keras on TensorFlow
+    assert code != 0
+    err = capsys.readouterr().err
+    assert "KERAS_BACKEND=jax" in err and "Traceback" not in err
+    assert not (tmp_path / "m").exists()

@@ -188,6 +188,11 @@ def load_domains(
     started = time.perf_counter()
     cat_ids, cat_images = decode_all(catalogue_train)
     photo_ids, photo_images = decode_all(photos)
+    if not cat_ids or not photo_ids:
+        raise PhotoTrainingError(
+            "Nothing to train on: no readable "
+            + ("catalogue item of the split's train rows." if not cat_ids else "training photo.")
+        )
     log(
         f"decoded {len(cat_ids):,} catalogue items and {len(photo_ids):,} photos in "
         f"{time.perf_counter() - started:.1f} s"
@@ -779,6 +784,14 @@ def run_mixed_training(
     log: Callable[[str], None] = print,
 ) -> dict:
     """Train one model per alignment weight (same data and budget), keep the best, export it."""
+    import importlib.util
+
+    missing = [name for name in ("jax", "optax") if importlib.util.find_spec(name) is None]
+    if missing:
+        raise PhotoTrainingError(
+            f"Training with photos needs {' and '.join(missing)}: pip install jax optax "
+            "(on an NVIDIA GPU: pip install 'jax[cuda12]' optax)."
+        )
     import keras
 
     from fashion_desktop.core.embedder import save_weights_bundle, weights_fingerprint
@@ -786,7 +799,7 @@ def run_mixed_training(
 
     if keras.backend.backend() != "jax":
         raise PhotoTrainingError(
-            "Mixed photo training runs on the JAX backend (KERAS_BACKEND=jax)."
+            "Training with photos runs on Keras's JAX backend: set KERAS_BACKEND=jax."
         )
     import jax
 

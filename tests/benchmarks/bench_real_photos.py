@@ -80,6 +80,23 @@ def scores(index: EmbeddingIndex, queries: QuerySet, scoring: Scoring) -> dict:
     }
 
 
+def head_accuracy(embedder: Embedder, queries: QuerySet) -> dict:
+    """The heads' top-1 on the photos, per labelled field (what the model thinks it sees)."""
+    assert embedder.heads is not None
+    probabilities = embedder.heads.probabilities(queries.raw)
+    result = {}
+    for name, head in embedder.heads.heads.items():
+        top = [head.classes[i] for i in probabilities[name].argmax(axis=1)]
+        pairs = [(t, m.get(name, "")) for t, m in zip(top, queries.metadata, strict=True)]
+        pairs = [(t, truth) for t, truth in pairs if truth]
+        if pairs:
+            result[name] = {
+                "top1": round(sum(t == truth for t, truth in pairs) / len(pairs), 4),
+                "photos": len(pairs),
+            }
+    return result
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--all-index", type=Path, required=True)
@@ -108,6 +125,9 @@ def main() -> int:
         print(f"embedded {len(queries.raw)} photos, localise {mode}: {seconds:.0f} s", flush=True)
         assert not queries.skipped, queries.skipped
         results["photos_judged_photo"] = sum(queries.photo)
+        if mode == "never":
+            results["head_top1_whole_photo"] = head_accuracy(embedder, queries)
+            print("heads' top-1", results["head_top1_whole_photo"], flush=True)
         for name, scoring in (
             ("product default", DEFAULT_SCORING),
             (f"label-aware for photos too ({weights_of(catalogue_weights)})", catalogue_weights),
