@@ -619,6 +619,7 @@ def embed_all(model, images: np.ndarray, batch: int = 256) -> np.ndarray:
     import jax
     import jax.numpy as jnp
 
+    batch = max(1, min(batch, len(images)))  # a small set is not padded to a large batch
     trainable = [v.value for v in model.trainable_variables]
     frozen = [v.value for v in model.non_trainable_variables]
 
