@@ -134,18 +134,21 @@ def photo_queries(catalogue, embedder: Embedder, mode: str, cache: Path) -> Quer
     if cache.is_file():
         with np.load(cache, allow_pickle=False) as stored:
             raw, sha = stored["raw"], [str(s) for s in stored["sha256"]]
-        items = catalogue.items
-        return QuerySet(
-            [i.metadata for i in items],
-            sha,
-            raw,
-            [],
-            embedder.identity.fingerprint,
-            [i.item_id for i in items],
-        ).with_signatures(embedder)
+            photo = [bool(p) for p in stored["photo"]] if "photo" in stored.files else None
+        if photo is not None:  # a cache without the per-photo kind is embedded again
+            items = catalogue.items
+            return QuerySet(
+                [i.metadata for i in items],
+                sha,
+                raw,
+                [],
+                embedder.identity.fingerprint,
+                [i.item_id for i in items],
+                photo=photo,
+            ).with_signatures(embedder)
     queries = embed_queries(catalogue, embedder, localise=mode)
     assert not queries.skipped
-    np.savez(cache, raw=queries.raw, sha256=np.array(queries.sha256))
+    np.savez(cache, raw=queries.raw, sha256=np.array(queries.sha256), photo=np.array(queries.photo))
     return queries
 
 
