@@ -582,17 +582,16 @@ def _evaluate_command(args: argparse.Namespace) -> int:
     if queries is not None or photos is not None or labelled is not None:
         embedder = _load_embedder(args.weights)
         index.check_model(embedder.identity)
-        for name, catalogue in (("queries", queries), ("photos", photos), ("labelled", labelled)):
+
+        def embed(catalogue, what: str):
             if catalogue is None:
-                continue
-            with _progress_bar(f"Embedding {name}", len(catalogue)) as update:
-                embedded = embed_queries(catalogue, embedder, update, localise=args.localise)
-            if name == "queries":
-                query_set = embedded
-            elif name == "photos":
-                photo_set = embedded
-            else:
-                labelled_set = embedded
+                return None
+            with _progress_bar(f"Embedding {what}", len(catalogue)) as update:
+                return embed_queries(catalogue, embedder, update, localise=args.localise)
+
+        query_set = embed(queries, "queries")
+        photo_set = embed(photos, "photos")
+        labelled_set = embed(labelled, "labelled photos")
     # Leave-one-out is the default only when no query of any kind is given.
     scoring = _scoring(args)
     report = (

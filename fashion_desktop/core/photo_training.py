@@ -44,7 +44,7 @@ from fashion_desktop.core import training_defaults as defaults
 from fashion_desktop.core.catalogue import Catalogue, read_catalogue
 from fashion_desktop.core.errors import FashionDesktopError
 from fashion_desktop.core.heads import ClassifierHead, ClassifierHeads
-from fashion_desktop.core.imaging import MODEL_INPUT_SIZE, decode_image, prepare_for_model
+from fashion_desktop.core.imaging import MODEL_INPUT_SIZE, load_model_input
 
 TYPE_HEAD = "articleType"
 HEADS = ("articleType", "baseColour", "gender")
@@ -99,8 +99,8 @@ def decode_all(catalogue: Catalogue, threads: int = 16) -> tuple[list[str], np.n
 
     def load(item):
         try:
-            return prepare_for_model(decode_image(item.image_path.read_bytes(), item.item_id))
-        except (OSError, FashionDesktopError):
+            return load_model_input(item.image_path)[0]
+        except FashionDesktopError:
             return None
 
     with ThreadPoolExecutor(threads) as pool:
@@ -507,7 +507,6 @@ def train_mixed(
     history: list[dict] = []
     images_per_step = config.catalogue_batch + 2 * config.photo_batch
     started = time.perf_counter()
-    compile_started = started
     total_steps: int | None = None
     step_index = 0
     trained_from = started  # after the first step (compilation) has finished
@@ -530,7 +529,7 @@ def train_mixed(
         step_index += 1
         if step_index == 1:
             jax.block_until_ready(params)
-            log(f"compiled the training step in {time.perf_counter() - compile_started:.1f} s")
+            log(f"compiled the training step in {time.perf_counter() - started:.1f} s")
             trained_from = time.perf_counter()
         if step_index == TIMING_STEPS + 1 and total_steps is None:
             jax.block_until_ready(params)
