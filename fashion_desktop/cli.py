@@ -18,6 +18,7 @@ from pathlib import Path
 from fashion_desktop import __version__
 from fashion_desktop.core import training_defaults as defaults
 from fashion_desktop.core.errors import FashionDesktopError
+from fashion_desktop.core.export import DEFAULT_CALIBRATION_IMAGES
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -259,6 +260,51 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument(
         "--keep-checkpoint", action="store_true", help="keep the checkpoint weights when done"
     )
+    model = commands.add_parser("model", help="export a model to LiteRT").add_subparsers(
+        dest="model_command", metavar="ACTION", required=True
+    )
+    export = model.add_parser(
+        "export",
+        help="convert Keras weights to the .tflite model the application runs (needs TensorFlow)",
+        description="Write DIR/model.tflite (run on LiteRT by the window, search, index build "
+        "and evaluate), its identity DIR/model.json and the classifier heads. A float32 export "
+        "keeps the Keras model's identity only if their embeddings agree (cosine >= 0.9999). "
+        "Use DIR with --weights.",
+    )
+    export.add_argument(
+        "weights",
+        metavar="MODEL",
+        help="Keras weights: a model folder written by `train`, a .weights.h5 file, a .npz "
+        "bundle, 'bundled', 'imagenet' or 'random'",
+    )
+    export.add_argument("--out", type=Path, required=True, metavar="DIR", help="folder to write")
+    export.add_argument(
+        "--int8",
+        action="store_true",
+        help="full-integer int8 (per-channel weights), calibrated on --calibration",
+    )
+    export.add_argument(
+        "--calibration",
+        type=Path,
+        action="append",
+        metavar="CATALOG",
+        help="with --int8: a catalogue whose images calibrate it (repeat it for products and "
+        "for photos; every other product shot is shown as a simulated photo)",
+    )
+    export.add_argument(
+        "--calibration-images",
+        type=int,
+        default=DEFAULT_CALIBRATION_IMAGES,
+        help="with --int8: how many calibration images (default %(default)s)",
+    )
+    export.add_argument(
+        "--keep-float",
+        type=int,
+        default=0,
+        metavar="N",
+        help="with --int8: keep the N layers that lose most in int8 in float (LiteRT's "
+        "quantisation debugger; default 0)",
+    )
     kiosk = commands.add_parser("kiosk", help="kiosk mode administration").add_subparsers(
         dest="kiosk_command", metavar="ACTION", required=True
     )
@@ -283,6 +329,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "search": _search_command,
         "evaluate": _evaluate_command,
         "train": _train_command,
+        "model": _model_command,
         "kiosk": _kiosk_command,
         None: _window_command,
     }
@@ -735,9 +782,42 @@ def _compare_models(args: argparse.Namespace, index, queries, fields: Sequence[s
     return EXIT_OK
 
 
+def _model_command(args: argparse.Namespace) -> int:
+    from fashion_desktop.core.embedder import resolve_weights
+    from fashion_desktop.core.export import calibration_images, export_model
+    from fashion_desktop.core.keras_backbone import require_tensorflow
+
+    require_tensorflow()
+    if args.calibration is not None and not args.int8:
+        raise FashionDesktopError("--calibration is for --int8 exports.")
+    if args.int8 and args.calibration is None:
+        raise FashionDesktopError("--int8 needs --calibration CATALOG (images to calibrate on).")
+    choice = resolve_weights(None if args.weights == "bundled" else args.weights, keras=True)
+    calibration = calibration_images(args.calibration, args.calibration_images) if args.int8 else []
+    with _status("Exporting the model…"):
+        report = export_model(
+            choice,
+            args.out.expanduser(),
+            int8=args.int8,
+            calibration=calibration,
+            keep_float=args.keep_float,
+            progress=lambda message: print(f"… {message}", file=sys.stderr),
+        )
+    print(
+        f"Wrote {report.model} ({report.precision}, {report.size_bytes / 2**20:.1f} MiB, "
+        f"{report.seconds:.0f} s); embeddings agree with Keras to cosine "
+        f"{report.agreement_min_cosine:.5f} (worst of {report.agreement_images} images). Use it "
+        f"with --weights {args.out}."
+    )
+    return EXIT_OK
+
+
 def _train_command(args: argparse.Namespace) -> int:
     if args.photos is not None:
         return _train_with_photos(args)
+    from fashion_desktop.core.keras_backbone import require_tensorflow
+
+    require_tensorflow()
     from fashion_desktop.core.training import (
         TrainingConfig,
         TrainingInterruptedError,
@@ -822,7 +902,7 @@ def _train_with_photos(args: argparse.Namespace) -> int:
     if args.init == "bundled":
         weights, heads = bundled_weights_path(), bundled_heads_path()
     else:
-        choice = resolve_weights(args.init)
+        choice = resolve_weights(args.init, keras=True)
         if choice.path is None or choice.heads is None:
             raise FashionDesktopError(
                 "--photos starts from a model with classifier heads: the bundled one or a model "

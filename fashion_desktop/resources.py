@@ -27,7 +27,14 @@ def resource_path(*parts: str) -> Path:
     return resources_root().joinpath(*parts)
 
 
+def bundled_model_path() -> Path:
+    """The bundled fashion model as LiteRT runs it (what queries and index builds use)."""
+    return resource_path("models", "resnet50_fashion.tflite")
+
+
 def bundled_weights_path() -> Path:
+    """The same model's Keras weights (float16 bundle): where training and export start from.
+    Source installs only: the frozen application leaves them out."""
     return resource_path("models", "resnet50_fashion.f16.npz")
 
 
@@ -58,3 +65,15 @@ def user_data_dir() -> Path:
     else:
         base = Path(os.environ.get("XDG_DATA_HOME", Path.home() / ".local" / "share"))
     return base / APP_SLUG
+
+
+def user_cache_dir() -> Path:
+    """Per-user files that can be made again (models converted from Keras weights)."""
+    override = os.environ.get("FASHION_DESKTOP_CACHE_DIR")
+    if override:
+        return Path(override)
+    if sys.platform == "win32":
+        return user_data_dir() / "cache"
+    if sys.platform == "darwin":
+        return Path.home() / "Library" / "Caches" / APP_SLUG
+    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / APP_SLUG

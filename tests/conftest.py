@@ -24,8 +24,16 @@ def _isolated_environment(
 ) -> None:
     """Keep tests out of the real home and independent of the caller's weights choice."""
     monkeypatch.setenv("FASHION_DESKTOP_DATA_DIR", str(tmp_path_factory.mktemp("user-data")))
+    # One conversion cache per session: Keras weights (random, test models) convert once.
+    monkeypatch.setenv("FASHION_DESKTOP_CACHE_DIR", str(_session_cache(tmp_path_factory)))
     monkeypatch.delenv("FASHION_DESKTOP_WEIGHTS", raising=False)
     monkeypatch.setenv("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def _session_cache(factory: pytest.TempPathFactory) -> Path:
+    cache = factory.getbasetemp() / "model-cache"
+    cache.mkdir(exist_ok=True)
+    return cache
 
 
 @pytest.fixture
@@ -80,16 +88,16 @@ def small_batch_embedder(random_embedder):
     """The same random-init network with batch size 4, so 20 images make several batches."""
     from fashion_desktop.core.embedder import Embedder
 
-    return Embedder(random_embedder.model, random_embedder.identity, None, batch_size=4)
+    return Embedder(random_embedder.network, random_embedder.identity, None, batch_size=4)
 
 
 @pytest.fixture(scope="session")
 def bundled_embedder():
     """The bundled float16 fashion model with its classifier heads."""
-    from fashion_desktop.resources import bundled_weights_path
+    from fashion_desktop.resources import bundled_model_path
 
-    if not bundled_weights_path().is_file():
-        pytest.skip("the bundled model resources/models/resnet50_fashion.f16.npz is absent")
+    if not bundled_model_path().is_file():
+        pytest.skip("the bundled model resources/models/resnet50_fashion.tflite is absent")
     return _load_model_cached(None)
 
 

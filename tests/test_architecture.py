@@ -69,7 +69,7 @@ def test_failing_model_load_does_not_import_tensorflow(tmp_path: Path) -> None:
         tmp_path,
     )
     assert completed.returncode == 0, completed.stderr
-    assert "ModelError: No model weights available" in completed.stdout
+    assert "ModelError: No model available" in completed.stdout
     assert completed.stdout.strip().splitlines()[-1] == "False False"
 
 

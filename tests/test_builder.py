@@ -392,7 +392,7 @@ def test_update_refuses_an_index_of_another_model(
     build_index(read_catalogue(folder), out, small_batch_embedder)
     before = snapshot_tree(out)
     other = Embedder(
-        small_batch_embedder.model,
+        small_batch_embedder.network,
         ModelIdentity("ef" * 32, "other-model.npz"),
         None,
         batch_size=4,

@@ -371,7 +371,7 @@ def test_search_without_any_weights(
         capsys, "search", tiny_catalogue_dir / "images" / "1000.jpg", "--index", tiny_index_dir
     )
     assert code == EXIT_FAILED and stdout == ""
-    assert "fashion-desktop: No model weights available. Options:" in stderr
+    assert "fashion-desktop: No model available. Options:" in stderr
 
 
 @pytest.mark.model

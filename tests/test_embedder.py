@@ -14,18 +14,20 @@ from fd_testdata import SHARED_DIR, garment_image
 
 from fashion_desktop import resources
 from fashion_desktop.core.embedder import (
-    BUNDLE_FORMAT,
     EMBEDDING_DIM,
-    IMAGENET_NOTOP_FILE,
     WEIGHTS_ENV,
     Embedder,
     resolve_weights,
-    save_weights_bundle,
-    weights_fingerprint,
 )
 from fashion_desktop.core.errors import ModelError
 from fashion_desktop.core.heads import ClassifierHead, ClassifierHeads
 from fashion_desktop.core.imaging import load_model_input, prepare_for_model
+from fashion_desktop.core.keras_backbone import (
+    BUNDLE_FORMAT,
+    IMAGENET_NOTOP_FILE,
+    save_weights_bundle,
+    weights_fingerprint,
+)
 
 BUNDLED_HEADS = resources.bundled_heads_path()
 
@@ -69,12 +71,12 @@ def test_environment_wins_over_bundle(tmp_path: Path, monkeypatch: pytest.Monkey
     assert (choice.kind, choice.path, choice.heads) == ("file", from_env, heads)
 
 
-def test_bundled_model_is_the_default() -> None:
-    if not resources.bundled_weights_path().is_file():
+def test_bundled_litert_model_is_the_default() -> None:
+    if not resources.bundled_model_path().is_file():
         pytest.skip("bundled model absent")
     choice = resolve_weights()
-    assert choice.kind == "file"
-    assert choice.path == resources.bundled_weights_path()
+    assert choice.kind == "litert"
+    assert choice.path == resources.bundled_model_path()
     assert choice.heads == BUNDLED_HEADS
     assert not choice.allow_download
 
@@ -91,14 +93,14 @@ def test_missing_weights_give_the_options(no_bundled_resources: Path) -> None:
     with pytest.raises(ModelError) as error:
         resolve_weights()
     message = str(error.value)
-    assert message.startswith("No model weights available. Options:")
-    for option in ("--weights PATH", WEIGHTS_ENV, "reinstall", "--weights imagenet"):
+    assert message.startswith("No model available. Options:")
+    for option in ("--weights PATH", ".tflite", WEIGHTS_ENV, "reinstall", "--weights imagenet"):
         assert option in message
-    assert str(resources.bundled_weights_path()) in message
+    assert str(resources.bundled_model_path()) in message
 
 
 def test_embedder_load_without_weights_fails_before_building(no_bundled_resources) -> None:
-    with pytest.raises(ModelError, match="No model weights available"):
+    with pytest.raises(ModelError, match="No model available"):
         Embedder.load()
 
 
@@ -115,18 +117,21 @@ def test_environment_pointing_nowhere_is_reported(
         resolve_weights()
 
 
-def test_model_folder_prefers_h5_then_bundle_and_finds_heads(tmp_path: Path) -> None:
+def test_model_folder_prefers_litert_then_h5_then_bundle_and_finds_heads(tmp_path: Path) -> None:
     folder = tmp_path / "trained"
     bundle = fake_weights(folder, "backbone.f16.npz")
     (folder / "heads.npz").write_bytes(b"")
     assert resolve_weights(folder).path == bundle
     h5 = fake_weights(folder, "backbone.weights.h5")
     choice = resolve_weights(str(folder))
-    assert (choice.path, choice.heads) == (h5, folder / "heads.npz")
+    assert (choice.kind, choice.path, choice.heads) == ("file", h5, folder / "heads.npz")
+    exported = fake_weights(folder, "model.tflite")
+    choice = resolve_weights(folder)
+    assert (choice.kind, choice.path, choice.heads) == ("litert", exported, folder / "heads.npz")
 
 
 def test_folder_without_weights_is_explained(tmp_path: Path) -> None:
-    with pytest.raises(ModelError, match="folder without model weights"):
+    with pytest.raises(ModelError, match="folder without a model"):
         resolve_weights(tmp_path)
 
 
@@ -141,8 +146,8 @@ def test_frozen_bundle_resources_live_under_meipass(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(sys, "_MEIPASS", str(tmp_path), raising=False)
-    assert resources.bundled_weights_path() == tmp_path / "resources" / "models" / (
-        "resnet50_fashion.f16.npz"
+    assert resources.bundled_model_path() == tmp_path / "resources" / "models" / (
+        "resnet50_fashion.tflite"
     )
     assert resources.demo_index_path() == tmp_path / "resources" / "demo" / "index"
 
@@ -319,6 +324,7 @@ def test_embed_batch_of_one(random_embedder) -> None:
 
 def test_bundled_embedder_has_heads_and_a_stable_identity(bundled_embedder) -> None:
     assert bundled_embedder.identity.source == "resnet50_fashion.f16.npz"
+    assert bundled_embedder.identity.runtime == "litert-float32"
     assert set(bundled_embedder.heads.names) == {"articleType", "baseColour", "gender"}
     demo_manifest = resources.demo_index_path() / "manifest.json"
     if demo_manifest.is_file():

@@ -268,7 +268,7 @@ def embedder_with_heads(random_embedder):
     rng = np.random.default_rng(0)
     kernel = rng.normal(size=(2048, 3)).astype(np.float32)
     head = ClassifierHead("articleType", kernel, np.zeros(3, np.float32), ("a", "b", "c"))
-    return Embedder(random_embedder.model, random_embedder.identity, ClassifierHeads([head]))
+    return Embedder(random_embedder.network, random_embedder.identity, ClassifierHeads([head]))
 
 
 def test_cam_box_peak_only_ignores_a_second_object() -> None:

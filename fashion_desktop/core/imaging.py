@@ -206,7 +206,7 @@ def prepare_for_model(image: Image.Image, crop: CropBox | None = None) -> np.nda
 
     Pad to a white square of side ``max(w, h)`` with the image centred at
     ``((s - w) // 2, (s - h) // 2)``, then resize with Pillow BILINEAR. The caffe mean/BGR step
-    runs inside the model's compiled function (see :mod:`fashion_desktop.core.embedder`).
+    runs inside the exported model's graph (see :mod:`fashion_desktop.core.runtime`).
     """
     if crop is not None:
         image = image.crop(crop.to_pixels(*image.size))

@@ -7,13 +7,11 @@ map (CAM) of the article-type head on that feature map; the box around the stron
 is cropped and embedded again. The crop's embedding is what is searched, optionally fused with the
 whole frame's.
 
-The feature-map function is built from the embedder's own network: no second model is loaded.
-TensorFlow/Keras are imported only when a :class:`GarmentLocator` is created.
+The feature map is the embedder's own second output: no second model is loaded.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -22,8 +20,6 @@ from PIL import Image, ImageDraw
 from fashion_desktop.core.embedder import Embedder
 from fashion_desktop.core.imaging import MODEL_INPUT_SIZE, CropBox, prepare_for_model
 
-#: Last ResNet50 block: (7, 7, 2048) before global average pooling.
-FEATURE_LAYER = "conv5_block3_out"
 #: A border this uniform (share of border pixels near its median colour) is a product shot.
 PLAIN_BORDER_SHARE = 0.85
 PLAIN_BORDER_TOLERANCE = 14
@@ -131,20 +127,14 @@ class GarmentLocator:
         self.threshold = threshold
         self.margin = margin
         self.peak_only = peak_only
-        self._features = feature_map_function(embedder)
 
     @staticmethod
     def supports(embedder: Embedder, head: str = "articleType") -> bool:
         """Whether ``embedder`` has the classifier head localisation needs."""
         return embedder.heads is not None and head in embedder.heads.heads
 
-    def feature_map(self, pixels: np.ndarray) -> np.ndarray:
-        """A prepared (224, 224, 3) uint8 image → its (7, 7, 2048) last feature map."""
-        return self._features(pixels[np.newaxis])[0]
-
     def locate(self, image: Image.Image) -> Localisation:
-        features = self.feature_map(prepare_for_model(image))
-        frame = features.mean(axis=(0, 1))
+        frame, features = self.embedder.embed_with_feature_map(prepare_for_model(image))
         logits = frame @ self.head.kernel + self.head.bias
         probs = np.exp(logits - logits.max())
         probs /= probs.sum()
@@ -163,42 +153,12 @@ class GarmentLocator:
         return Localisation(box, frame.astype(np.float32), scaled.astype(np.float32))
 
 
-def feature_map_function(embedder: Embedder) -> Callable[[np.ndarray], np.ndarray]:
-    """The embedder's feature-map function, compiled once per embedder and kept on it."""
-    function = getattr(embedder, "_feature_map_function", None)
-    if function is None:
-        function = _compile_feature_map(embedder.model)
-        embedder._feature_map_function = function  # type: ignore[attr-defined]
-    return function
-
-
 def warm_up_localisation(embedder: Embedder) -> None:
-    """Compile and trace localisation for ``embedder`` (the window's model loader does this,
-    at low priority, so neither the UI nor the first photo pays for it)."""
+    """Run localisation's forward pass once (LiteRT packs its weights on the first call; the
+    window's model loader does this at low priority, so neither the UI nor the first photo pays)."""
     if GarmentLocator.supports(embedder):
-        white = np.full((1, MODEL_INPUT_SIZE, MODEL_INPUT_SIZE, 3), 255, np.uint8)
-        feature_map_function(embedder)(white)
-
-
-def _compile_feature_map(model) -> Callable[[np.ndarray], np.ndarray]:
-    """A fixed-shape (batch 1) function: uint8 image → last feature map, caffe step inside."""
-    import keras
-
-    features = keras.Model(model.inputs, model.get_layer(FEATURE_LAYER).output)
-    preprocess = keras.applications.resnet50.preprocess_input
-    if keras.backend.backend() == "tensorflow":
-        import tensorflow as tf
-
-        spec = tf.TensorSpec((1, MODEL_INPUT_SIZE, MODEL_INPUT_SIZE, 3), tf.uint8)
-
-        @tf.function(input_signature=[spec], autograph=False, reduce_retracing=False)
-        def forward(images):
-            return features(preprocess(tf.cast(images, tf.float32)), training=False)
-
-        return lambda images: forward(images).numpy()
-    return lambda images: np.asarray(
-        features.predict_on_batch(preprocess(images.astype(np.float32)))
-    )
+        white = np.full((MODEL_INPUT_SIZE, MODEL_INPUT_SIZE, 3), 255, np.uint8)
+        embedder.embed_with_feature_map(white)
 
 
 #: When to localise: ``auto`` only for images that are not a product shot.

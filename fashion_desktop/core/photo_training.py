@@ -43,6 +43,7 @@ import numpy as np
 from fashion_desktop.core import training_defaults as defaults
 from fashion_desktop.core.catalogue import Catalogue, read_catalogue
 from fashion_desktop.core.errors import FashionDesktopError
+from fashion_desktop.core.export import export_trained_model
 from fashion_desktop.core.heads import ClassifierHead, ClassifierHeads
 from fashion_desktop.core.imaging import MODEL_INPUT_SIZE, load_model_input
 
@@ -350,12 +351,12 @@ def _accuracy(logits, labels):
 # ---------------------------------------------------------------------------------- model
 def build_backbone(weights: str | os.PathLike[str] | None, frozen_stages: int):
     """The product's ResNet50 with the given weights, first stages and all BatchNorms frozen."""
-    from fashion_desktop.core.embedder import _load_weights_file, build_resnet50
+    from fashion_desktop.core.keras_backbone import build_resnet50, load_weights_file
     from fashion_desktop.core.training import freeze_stages
 
     backbone = build_resnet50(None)
     if weights is not None:
-        _load_weights_file(backbone, Path(weights))
+        load_weights_file(backbone, Path(weights))
     freeze_stages(backbone, frozen_stages)
     return backbone
 
@@ -601,7 +602,7 @@ def float32_twin(backbone):
     """A float32 copy of ``backbone`` with its weights rounded to float16, as the bundle ships."""
     import keras
 
-    from fashion_desktop.core.embedder import build_resnet50
+    from fashion_desktop.core.keras_backbone import build_resnet50
 
     policy = keras.mixed_precision.global_policy()
     keras.mixed_precision.set_global_policy("float32")
@@ -794,7 +795,7 @@ def run_mixed_training(
         )
     import keras
 
-    from fashion_desktop.core.embedder import save_weights_bundle, weights_fingerprint
+    from fashion_desktop.core.keras_backbone import save_weights_bundle, weights_fingerprint
     from fashion_desktop.core.training import read_split_file
 
     if keras.backend.backend() != "jax":
@@ -864,4 +865,5 @@ def run_mixed_training(
         [np.asarray(w, np.float16).astype(np.float32) for w in weights]
     )
     save_report()
+    log(export_trained_model(out_dir))
     return report

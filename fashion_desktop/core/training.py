@@ -39,8 +39,9 @@ import numpy as np
 from fashion_desktop.core import training_defaults as defaults
 from fashion_desktop.core.atomic import atomic_file, write_text_atomic
 from fashion_desktop.core.catalogue import Catalogue, CatalogueItem, read_catalogue
-from fashion_desktop.core.embedder import EMBEDDING_DIM, MODEL_DIR_WEIGHTS, weights_fingerprint
+from fashion_desktop.core.embedder import EMBEDDING_DIM, MODEL_DIR_WEIGHTS
 from fashion_desktop.core.errors import FashionDesktopError, ModelError
+from fashion_desktop.core.export import export_trained_model
 from fashion_desktop.core.heads import ClassifierHead, ClassifierHeads
 from fashion_desktop.core.imaging import (
     MODEL_INPUT_SIZE,
@@ -49,6 +50,7 @@ from fashion_desktop.core.imaging import (
     prepare_for_model,
     read_image_bytes,
 )
+from fashion_desktop.core.keras_backbone import weights_fingerprint
 from fashion_desktop.core.photosim import simulate_photo
 
 DEFAULT_LABELS = ("articleType", "baseColour", "gender")
@@ -426,7 +428,7 @@ def initial_heads(init: str) -> ClassifierHeads | None:
         return ClassifierHeads.load(path) if path.is_file() else None
     if init in ("imagenet", "random"):
         return None
-    choice = resolve_weights(init)
+    choice = resolve_weights(init, keras=True)
     return ClassifierHeads.load(choice.heads) if choice.heads else None
 
 
@@ -434,11 +436,11 @@ def load_initial_backbone(init: str, seed: int):
     """Build the backbone with the ``--init`` weights: bundled, imagenet, random or a path."""
     import keras
 
-    from fashion_desktop.core.embedder import (
-        _build_imagenet,
-        _load_weights_file,
+    from fashion_desktop.core.embedder import resolve_weights
+    from fashion_desktop.core.keras_backbone import (
+        build_imagenet,
         build_resnet50,
-        resolve_weights,
+        load_weights_file,
     )
     from fashion_desktop.resources import bundled_weights_path
 
@@ -452,16 +454,21 @@ def load_initial_backbone(init: str, seed: int):
                 f"The bundled model is missing ({path}); use --init imagenet, random or a path."
             )
     else:
-        choice = resolve_weights(init)
+        choice = resolve_weights(init, keras=True)
         if choice.kind == "imagenet":
-            return _build_imagenet(choice)
+            return build_imagenet(choice.path, choice.allow_download)
         if choice.kind == "random":
             keras.utils.set_random_seed(seed)
             return build_resnet50(None)
         assert choice.path is not None
         path = choice.path
+    if path.suffix == ".tflite":
+        raise ModelError(
+            f"{path.name} is a LiteRT model; training starts from Keras weights (a .weights.h5 "
+            "file, a .npz bundle, a trained model folder, bundled, imagenet or random)."
+        )
     backbone = build_resnet50(None)
-    _load_weights_file(backbone, path)
+    load_weights_file(backbone, path)
     return backbone
 
 
@@ -1049,6 +1056,7 @@ def _train_with_keras(
     heads = export_heads(model, data.spaces)
     save_keras_weights(backbone, out / BACKBONE_FILE)
     heads.save(out / HEADS_FILE)
+    say(export_trained_model(out))
     metrics = validation_metrics(model, val_set, data, config) if val_set is not None else {}
     report = {
         "format": "fashion-desktop-training/1",

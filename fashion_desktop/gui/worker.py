@@ -45,10 +45,10 @@ FILTER_FIELDS = ("gender", "masterCategory", "articleType", "baseColour")
 #: Longest side of the query preview image sent back to the window.
 PREVIEW_SIDE = 1200
 DECODED_CACHE_SIZE = 8
-#: The model loader runs at this "nice" increment (Linux, per thread); TensorFlow's compute
-#: threads, created from it, inherit it, so the UI thread wins the CPU while they keep every
-#: core busy. The worker thread itself keeps normal priority: it holds the GIL, and a
-#: descheduled GIL holder would stall the UI thread (priority inversion).
+#: The model loader runs at this "nice" increment (Linux, per thread); LiteRT's compute
+#: threads (XNNPACK's pool), created from it, inherit it, so the UI thread wins the CPU while
+#: they keep every core busy. The worker thread itself keeps normal priority: it holds the GIL,
+#: and a descheduled GIL holder would stall the UI thread (priority inversion).
 BACKGROUND_NICENESS = 5
 
 Filters = Mapping[str, Sequence[str]]
@@ -460,11 +460,12 @@ class SearchController(QObject):
         self._open_index.emit(str(path))
 
     def load_model(self, factory: EmbedderFactory) -> None:
-        """Build the model on a loader thread (TensorFlow's import alone takes seconds)."""
+        """Load the model on a loader thread (~0.2 s on LiteRT; converting Keras weights the
+        first time takes a minute)."""
         self._model_state = "loading"
 
         def load() -> None:
-            lower_thread_priority()  # TensorFlow's thread pools are created from this thread
+            lower_thread_priority()  # LiteRT's thread pools are created from this thread
             try:
                 embedder = factory()
             except FashionDesktopError as error:
@@ -474,13 +475,13 @@ class SearchController(QObject):
                 log.exception("loading the model")
                 self.worker.model_failed.emit(f"The model could not be loaded: {error}")
                 return
-            try:  # here, at low priority: tracing it on the worker would starve the UI
+            try:  # here, at low priority: its first run packs weights, slow on the worker
                 warm_up_localisation(embedder)
             except Exception:  # an aid only: photos are then searched whole
                 log.exception("preparing garment localisation")
             self._embedder_loaded.emit(embedder)
 
-        # A daemon thread: quitting while TensorFlow is still importing must not hang the app.
+        # A daemon thread: quitting while a model is still loading must not hang the app.
         self._loader = threading.Thread(target=load, name="model-loader", daemon=True)
         self._loader.start()
 

@@ -68,7 +68,7 @@ app.exec()
 """
 
 
-def launch_times(query: Path | None, runs: int = 3) -> list[dict]:
+def launch_times(query: Path | None, runs: int = 3, root: Path = ROOT) -> list[dict]:
     reports = []
     for _ in range(runs):
         with tempfile.TemporaryDirectory() as scratch:
@@ -77,7 +77,7 @@ def launch_times(query: Path | None, runs: int = 3) -> list[dict]:
                     sys.executable,
                     "-c",
                     LAUNCH_PROBE,
-                    str(ROOT),
+                    str(root),
                     str(query or "-"),
                     str(Path(scratch) / "settings.ini"),
                 ],
@@ -86,6 +86,7 @@ def launch_times(query: Path | None, runs: int = 3) -> list[dict]:
                 check=True,
                 timeout=600,
                 env={**os.environ, "FASHION_DESKTOP_DATA_DIR": scratch},
+                cwd=root,
             )
             reports.append(json.loads(out.stdout.strip().splitlines()[-1]))
     return reports
@@ -163,14 +164,28 @@ def main() -> int:
     parser.add_argument("--queries", type=int, default=50)
     parser.add_argument("--soak", type=int, default=1000)
     parser.add_argument("--out", type=Path, default=Path("bench-out/gui"))
+    parser.add_argument(
+        "--baseline",
+        type=Path,
+        help="another checkout (e.g. a git worktree of an older commit) whose launch figures are "
+        "measured in the same run, alternating with this one, on the same interpreter",
+    )
+    parser.add_argument("--launch-only", action="store_true")
     args = parser.parse_args()
     results: dict = {"machine": machine_summary()}
-    launch = launch_times(None)
-    results["launch_to_window_ready_s"] = [round(r["window_ready_s"], 2) for r in launch]
     query = SHARED / "catalog" / "images" / f"{split_ids('val', 1)[0]}.jpg"
-    first = launch_times(query)
-    results["launch_to_first_results_s"] = [round(r["first_results_s"], 2) for r in first]
+    roots = {"this": ROOT} | ({"baseline": args.baseline.resolve()} if args.baseline else {})
+    for _ in range(3):
+        for name, root in roots.items():
+            prefix = "" if name == "this" else "baseline_"
+            ready = launch_times(None, 1, root)[0]["window_ready_s"]
+            first = launch_times(query, 1, root)[0]["first_results_s"]
+            results.setdefault(f"{prefix}launch_to_window_ready_s", []).append(round(ready, 2))
+            results.setdefault(f"{prefix}launch_to_first_results_s", []).append(round(first, 2))
     print(results, flush=True)
+    if args.launch_only:
+        save_json(results, args.out / "launch.json")
+        return 0
     results.update(in_process(args.queries, args.soak))
     save_json(results, args.out / "gui.json")
     print(json.dumps(results, indent=2))

@@ -6,6 +6,8 @@ factory, so a window is ready in well under a second after the first.
 
 from __future__ import annotations
 
+import csv
+import functools
 import os
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -26,6 +28,9 @@ from fashion_desktop.gui.settings import AppSettings
 from fashion_desktop.resources import demo_catalogue_path, demo_index_path
 
 DEMO_IMAGES = demo_catalogue_path() / "images"
+#: Items of the bundled demo catalogue (and so of the demo index).
+with (demo_catalogue_path() / "styles.csv").open(encoding="utf-8", newline="") as _styles:
+    DEMO_ITEM_COUNT = sum(1 for _ in csv.DictReader(_styles))
 SHARED_IMAGES = Path(__file__).resolve().parents[2].parent / "shared" / "catalog" / "images"
 
 
@@ -43,12 +48,14 @@ class CountingEmbedder:
         self._embedder = embedder
         self.identity = embedder.identity
         self.heads = embedder.heads
-        self.model = embedder.model  # the garment localiser builds on the same network
         self.batches = 0
 
     def embed_batch(self, images):
         self.batches += 1
         return self._embedder.embed_batch(images)
+
+    def embed_with_feature_map(self, image):  # the garment localiser's pass
+        return self._embedder.embed_with_feature_map(image)
 
     def predict(self, raw):
         return self._embedder.predict(raw)
@@ -157,8 +164,14 @@ def blocked_embedder(counting_embedder):
     return factory, release
 
 
+@functools.cache
+def _demo_images() -> tuple[Path, ...]:
+    return tuple(sorted(DEMO_IMAGES.glob("*.jpg")))
+
+
 def demo_image(index: int = 0) -> Path:
-    return sorted(DEMO_IMAGES.glob("*.jpg"))[index]
+    """The ``index``-th demo catalogue image (listed once: tests call this from UI timers)."""
+    return _demo_images()[index]
 
 
 def send_drop(window: MainWindow, mime) -> bool:

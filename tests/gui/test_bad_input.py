@@ -7,7 +7,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from conftest import demo_image
+from conftest import DEMO_ITEM_COUNT, demo_image
 from PIL import Image
 from PySide6.QtWidgets import QMessageBox
 
@@ -113,7 +113,7 @@ def test_corrupt_index_is_reported_and_another_can_be_opened(qtbot, make_window,
     with qtbot.waitSignal(window.index_ready, timeout=TIMEOUT) as blocker:
         window.demo_index_action.trigger()
     assert blocker.args == [True]
-    assert window.index_summary is not None and window.index_summary.count == 400
+    assert window.index_summary is not None and window.index_summary.count == DEMO_ITEM_COUNT
 
 
 def test_unknown_filter_field_from_the_command_line_is_dropped_with_a_notice(make_window):

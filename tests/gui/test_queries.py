@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import io
+import time
 
-from conftest import demo_image, send_drop
+from conftest import DEMO_ITEM_COUNT, demo_image, send_drop
 from PIL import Image
 from PySide6.QtCore import QMimeData, QPoint, Qt, QUrl
 from PySide6.QtGui import QGuiApplication, QImage
@@ -32,7 +33,7 @@ def file_mime(*paths, duplicate: bool = False) -> QMimeData:
 
 def test_window_opens_on_the_demo_catalogue_with_an_empty_state(make_window):
     window = make_window()
-    assert window.index_summary is not None and window.index_summary.count == 400
+    assert window.index_summary is not None and window.index_summary.count == DEMO_ITEM_COUNT
     assert "Demo catalogue" in window.catalogue_button.text()
     assert not window.preview.has_image
     assert EMPTY_TEXT.startswith("Drop a photo of a garment here, paste it, or open a file")
@@ -235,10 +236,17 @@ def test_query_before_the_model_is_ready_runs_when_it_is(qtbot, make_window, blo
 
 
 def test_only_the_newest_of_a_burst_of_queries_is_searched_and_shown(
-    qtbot, make_window, counting_embedder
+    qtbot, make_window, counting_embedder, monkeypatch
 ):
     window = make_window()
     queries = [demo_image(i) for i in range(70, 90)]
+    embed_batch = counting_embedder.embed_batch
+
+    def slow_embed_batch(images):  # the first query is still running when the burst is queued
+        time.sleep(0.3)
+        return embed_batch(images)
+
+    monkeypatch.setattr(counting_embedder, "embed_batch", slow_embed_batch)
     runs = counting_embedder.batches
     ids = [window.open_paths([q]) for q in queries]  # 20 drops in one event-loop turn
     assert ids == sorted(ids) and len(set(ids)) == 20

@@ -1,0 +1,266 @@
+"""LiteRT export: the converted model agrees with Keras, carries its identity, converts once,
+and every bad model file or missing TensorFlow gets a clear message."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+from fd_testdata import REPO_ROOT, garment_image
+
+from fashion_desktop import resources
+from fashion_desktop.core import keras_backbone
+from fashion_desktop.core.embedder import Embedder, WeightsChoice, read_identity, resolve_weights
+from fashion_desktop.core.errors import ModelError
+from fashion_desktop.core.export import (
+    IDENTITY_MIN_COSINE,
+    conversion_cache_dir,
+    converted_model,
+    keras_embeddings,
+    load_keras_backbone,
+    probe_images,
+)
+from fashion_desktop.core.imaging import load_model_input, prepare_for_model
+from fashion_desktop.core.runtime import LiteRTNetwork, quiet_native_stderr
+
+
+def cosines(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    a = a / np.linalg.norm(a, axis=1, keepdims=True)
+    b = b / np.linalg.norm(b, axis=1, keepdims=True)
+    return (a * b).sum(axis=1)
+
+
+def demo_pixels(count: int) -> list[np.ndarray]:
+    images = sorted((resources.demo_catalogue_path() / "images").glob("*.jpg"))
+    return [load_model_input(path)[0] for path in images[:: max(1, len(images) // count)][:count]]
+
+
+# ------------------------------------------------------------------- agreement with Keras
+@pytest.mark.model
+def test_bundled_litert_model_agrees_with_its_keras_original(bundled_embedder) -> None:
+    """One identity for the bundled .tflite and the float16 Keras bundle it was exported from:
+    their embeddings agree (cosine ≥ 0.9999) on demo products and generated images."""
+    keras_model, _ = load_keras_backbone(
+        WeightsChoice("file", resources.bundled_weights_path(), None)
+    )
+    assert (
+        keras_backbone.weights_fingerprint(keras_model.get_weights())
+        == bundled_embedder.identity.fingerprint
+    )
+    images = probe_images(demo_pixels(12))
+    litert = bundled_embedder.embed_batch(np.stack(images))
+    agreement = cosines(keras_embeddings(keras_model, images), litert)
+    assert agreement.min() >= IDENTITY_MIN_COSINE, agreement.min()
+    # ... and the images really differ (the agreement is not a constant output's).
+    assert cosines(litert[:1].repeat(len(litert) - 1, 0), litert[1:]).min() < 0.99
+
+
+@pytest.mark.model
+def test_random_keras_weights_convert_once_and_keep_their_identity(random_embedder) -> None:
+    choice = converted_model(resolve_weights("random"))
+    assert choice.kind == "litert" and choice.path is not None
+    assert choice.path.is_relative_to(conversion_cache_dir())
+    record = json.loads(choice.path.with_suffix(".json").read_text(encoding="utf-8"))
+    assert record["agreement_min_cosine"] >= IDENTITY_MIN_COSINE
+    assert read_identity(choice.path) == random_embedder.identity
+    modified = choice.path.stat().st_mtime_ns
+    assert converted_model(resolve_weights("random")).path == choice.path
+    assert choice.path.stat().st_mtime_ns == modified  # read from the cache, not converted again
+
+
+@pytest.mark.model
+def test_feature_map_pools_to_the_embedding(random_embedder) -> None:
+    pixels = prepare_for_model(garment_image(4))
+    embedding, feature_map = random_embedder.embed_with_feature_map(pixels)
+    assert feature_map.shape == (7, 7, 2048)
+    np.testing.assert_allclose(feature_map.mean(axis=(0, 1)), embedding, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(embedding, random_embedder.embed_one(pixels), rtol=1e-5)
+
+
+@pytest.mark.model
+def test_exported_model_folder_is_what_weights_accepts(tmp_path: Path, random_embedder) -> None:
+    from fashion_desktop.core.export import export_model
+
+    heads = tmp_path / "src" / "heads.npz"
+    heads.parent.mkdir()
+    heads.write_bytes(resources.bundled_heads_path().read_bytes())
+    report = export_model(WeightsChoice("random", None, heads), tmp_path / "out")
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
+        "heads.npz",
+        "model.json",
+        "model.tflite",
+    ]
+    assert report.identity == random_embedder.identity
+    loaded = Embedder.load(tmp_path / "out")
+    assert loaded.identity == random_embedder.identity and loaded.heads is not None
+
+
+# ----------------------------------------------------------------------- bad model files
+@pytest.mark.parametrize("content", [b"", b"not a flatbuffer at all", b"TFL3" + b"\0" * 64])
+def test_broken_tflite_files_are_refused_clearly(tmp_path: Path, content: bytes) -> None:
+    path = tmp_path / "broken.tflite"
+    path.write_bytes(content)
+    with pytest.raises(ModelError, match=r"LiteRT cannot run this model|not a Fashion Desktop"):
+        Embedder.load(path)
+
+
+def test_a_tflite_model_of_another_network_is_refused(tmp_path: Path) -> None:
+    """A valid .tflite that is not ours (wrong inputs/outputs) is named as such."""
+    pytest.importorskip("tensorflow")
+    import tensorflow as tf
+
+    @tf.function(input_signature=[tf.TensorSpec((1, 4), tf.float32)])
+    def double(x):
+        return {"y": x * 2}
+
+    with quiet_native_stderr():
+        converter = tf.lite.TFLiteConverter.from_concrete_functions(
+            [double.get_concrete_function()], double
+        )
+        content = converter.convert()
+    path = tmp_path / "other.tflite"
+    path.write_bytes(content)
+    with pytest.raises(ModelError, match="not a Fashion Desktop model"):
+        LiteRTNetwork(path)
+
+
+def test_a_tflite_without_identity_record_is_known_by_its_hash(
+    tmp_path: Path, random_embedder
+) -> None:
+    source = random_embedder.network.path
+    copy = tmp_path / "mine.tflite"
+    copy.write_bytes(source.read_bytes())
+    identity = read_identity(copy)
+    assert identity.fingerprint.startswith("tflite-sha256:") and identity.source == "mine.tflite"
+
+
+def test_keras_weights_without_tensorflow_say_how_to_get_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util,
+        "find_spec",
+        lambda name, *a: None if name in ("tensorflow", "keras") else real(name, *a),
+    )
+    weights = tmp_path / "mine.weights.h5"
+    weights.write_bytes(b"x")
+    with pytest.raises(ModelError, match=r"fashion-desktop\[train\].*model export"):
+        Embedder.load(weights)
+
+
+# ------------------------------------------------------------------ TensorFlow stays away
+def test_search_and_index_build_never_import_tensorflow(tmp_path: Path) -> None:
+    """The bundled LiteRT model builds an index and answers a search without TensorFlow."""
+    if not resources.bundled_model_path().is_file():
+        pytest.skip("bundled model absent")
+    catalogue = tmp_path / "catalog"
+    images = catalogue / "images"
+    images.mkdir(parents=True)
+    for i in range(3):
+        garment_image(i).save(images / f"{i}.jpg")
+    (catalogue / "styles.csv").write_text(
+        "id,articleType\n0,Tshirts\n1,Jeans\n2,Shirts\n", encoding="utf-8"
+    )
+    code = f"""
+        import sys
+        from fashion_desktop.cli import main
+        build = main(["index", "build", {str(catalogue)!r}, "--out", {str(tmp_path / "i")!r}])
+        found = main(["search", {str(images / "0.jpg")!r}, "--index", {str(tmp_path / "i")!r},
+                      "--json"])
+        heavy = sorted({{m.split(".")[0] for m in sys.modules}} & {{"tensorflow", "keras"}})
+        print("RESULT", build, found, heavy)
+        """
+    completed = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=REPO_ROOT,
+        env={
+            "PATH": "/usr/bin:/bin",
+            "HOME": str(tmp_path),
+            "FASHION_DESKTOP_DATA_DIR": str(tmp_path),
+        },
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stderr
+    assert completed.stdout.strip().splitlines()[-1] == "RESULT 0 0 []"
+    assert "XNNPACK" not in completed.stderr and "absl" not in completed.stderr
+
+
+# ---------------------------------------------------------------------- the command line
+def test_model_export_needs_calibration_for_int8(tmp_path: Path, capsys) -> None:
+    from fashion_desktop.cli import main
+
+    assert main(["model", "export", "random", "--out", str(tmp_path), "--int8"]) == 1
+    assert "--int8 needs --calibration" in capsys.readouterr().err
+    calibration = ["--calibration", str(tmp_path)]
+    assert main(["model", "export", "random", "--out", str(tmp_path), *calibration]) == 1
+    assert "--calibration is for --int8" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_model_export_of_a_litert_model_is_refused(tmp_path: Path, capsys) -> None:
+    from fashion_desktop.cli import main
+
+    model = tmp_path / "mine.tflite"
+    model.write_bytes(b"x")
+    assert main(["model", "export", str(model), "--out", str(tmp_path / "out")]) == 1
+    assert "already a LiteRT model" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("command", [["train", "catalog", "--out", "m"], ["model", "export", "x"]])
+def test_the_frozen_application_says_where_training_and_export_run(
+    command: list[str], monkeypatch: pytest.MonkeyPatch, capsys, tmp_path: Path
+) -> None:
+    from fashion_desktop.cli import main
+
+    monkeypatch.setattr(sys, "frozen", True, raising=False)
+    if command[0] == "model":
+        command = [*command, "--out", str(tmp_path)]
+    assert main(command) == 1
+    error = capsys.readouterr().err
+    assert "installed application" in error and "fashion-desktop[train]" in error
+    assert "Traceback" not in error
+
+
+# ------------------------------------------------------------------------------------ int8
+@pytest.mark.model
+def test_int8_keeps_the_layers_the_debugger_names_in_float() -> None:
+    """Selective quantisation on a small network: the debugger's most-hurt layers are found by
+    name, and the converted model computes them in float while the rest is int8."""
+    pytest.importorskip("tensorflow")
+    import keras
+
+    from fashion_desktop.core.export import convert_int8, most_sensitive_layers
+
+    keras.utils.set_random_seed(0)
+    image = keras.Input((16, 16, 3), batch_size=1, dtype="uint8")
+    x = keras.ops.cast(image, "float32") / 255.0
+    for filters in (8, 16, 16):
+        x = keras.layers.Conv2D(filters, 3, padding="same", activation="relu")(x)
+    graph = keras.Model(image, keras.layers.GlobalAveragePooling2D()(x))
+    rng = np.random.default_rng(0)
+    calibration = [rng.integers(0, 255, (16, 16, 3), dtype=np.uint8) for _ in range(8)]
+    names = most_sensitive_layers(graph, calibration, 2)
+    assert len(names) == 2 and all(isinstance(n, str) and n for n in names)
+
+    def float_tensors(content: bytes) -> set[str]:
+        from ai_edge_litert.interpreter import Interpreter
+
+        with quiet_native_stderr():
+            interpreter = Interpreter(model_content=content)
+        return {t["name"] for t in interpreter.get_tensor_details() if t["dtype"] == np.float32}
+
+    plain, selective = convert_int8(graph, calibration), convert_int8(graph, calibration, names)
+    assert not set(names) & float_tensors(plain)
+    assert set(names) <= float_tensors(selective)
