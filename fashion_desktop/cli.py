@@ -503,7 +503,9 @@ def _index_info(path: Path) -> int:
         f"  vectors:    {manifest['vector_dim']}-d float32"
         + (" (PCA of 2048-d)" if manifest["projection"] else "")
     )
-    print(f"  model:      {manifest['model']['source']} ({manifest['model']['fingerprint'][:16]})")
+    model = manifest["model"]
+    runtime = f", {model['runtime']}" if model.get("runtime") else ""
+    print(f"  model:      {model['source']} ({model['fingerprint'][:16]}{runtime})")
     layout = index.signature_layout
     print(
         "  labels:     "

@@ -323,8 +323,11 @@ def test_embed_batch_of_one(random_embedder) -> None:
 
 
 def test_bundled_embedder_has_heads_and_a_stable_identity(bundled_embedder) -> None:
-    assert bundled_embedder.identity.source == "resnet50_fashion.f16.npz"
-    assert bundled_embedder.identity.runtime == "litert-float32"
+    from fashion_desktop.core.embedder import read_identity
+
+    assert bundled_embedder.identity == read_identity(resources.bundled_model_path())
+    assert bundled_embedder.identity.source.startswith("resnet50_fashion.f16.npz")
+    assert bundled_embedder.identity.runtime in ("litert-float32", "litert-int8")
     assert set(bundled_embedder.heads.names) == {"articleType", "baseColour", "gender"}
     demo_manifest = resources.demo_index_path() / "manifest.json"
     if demo_manifest.is_file():
@@ -358,7 +361,8 @@ def test_bundled_model_is_the_released_model_and_reads_products_and_photos(
     report = json.loads(
         (resources.bundled_weights_path().parent / "training_report.json").read_text()
     )
-    assert bundled_embedder.identity.fingerprint == report["fingerprint"]
+    exported = json.loads(resources.bundled_model_path().with_suffix(".json").read_text())
+    assert exported["keras_fingerprint"] == report["fingerprint"]
     assert bundled_embedder.heads is not None
     sample = val_sample(shared_catalog, 16)
     pixels = np.stack([load_model_input(path)[0] for path, _ in sample])

@@ -378,3 +378,29 @@ def test_duplicate_images_in_the_catalogue_are_all_excluded(tmp_path, small_batc
         assert "1002" not in ids and "1007" not in ids and len(ids) == 6
     finally:
         index.close()
+
+
+def test_pca_projection_finds_the_data_subspace_exactly_and_deterministically() -> None:
+    """The exact PCA (NumPy, no scikit-learn) recovers the directions the data varies along,
+    keeps the most variance, and gives the same projection every time."""
+    from fashion_desktop.core.index import Projection, normalise
+
+    rng = np.random.default_rng(3)
+    basis = np.linalg.qr(rng.standard_normal((64, 8)))[0].T  # 8 orthonormal directions
+    scales = np.linspace(8, 1, 8)[:, None]
+    data = normalise(rng.standard_normal((500, 8)) @ (basis * scales) + 5 * basis[0])
+    projection = Projection.fit(data, 8)
+    assert projection.components.shape == (8, 64) and projection.dim == 8
+    np.testing.assert_allclose(
+        projection.components @ projection.components.T, np.eye(8), atol=1e-5
+    )
+    # the learnt directions span the data's subspace ...
+    overlap = np.linalg.svd(projection.components @ basis.T, compute_uv=False)
+    assert overlap.min() > 0.99
+    # ... ordered by variance, and the same on a second fit
+    variances = ((data - projection.mean) @ projection.components.T).var(axis=0)
+    assert (np.diff(variances) <= 1e-6).all()
+    again = Projection.fit(data, 8)
+    np.testing.assert_array_equal(again.components, projection.components)
+    with pytest.raises(ValueError, match="cannot project"):
+        Projection.fit(data, 65)

@@ -74,6 +74,8 @@ class ExportReport:
     agreement_images: int
     float_layers: list[str] = field(default_factory=list)
     calibration_images: int = 0
+    #: The Keras weights' fingerprint (an int8 identity differs from it; this ties the two).
+    keras_fingerprint: str = ""
 
     def to_json(self) -> dict:
         data = asdict(self)
@@ -360,6 +362,7 @@ def export_model(
         agreement_images=len(images),
         float_layers=float_layers,
         calibration_images=len(calibration),
+        keras_fingerprint=fingerprint,
     )
     write_text_atomic(identity_file(model_path), json.dumps(report.to_json(), indent=2) + "\n")
     return report

@@ -71,6 +71,10 @@ def normalise_filters(
     return out
 
 
+#: Rows per block when the PCA accumulates the covariance.
+PCA_BLOCK_ROWS = 4096
+
+
 @dataclass(frozen=True)
 class Projection:
     """PCA of normalised embeddings; search vectors are re-normalised after projecting."""
@@ -84,11 +88,22 @@ class Projection:
 
     @classmethod
     def fit(cls, normalised_embeddings: np.ndarray, dim: int) -> Projection:
-        from sklearn.decomposition import PCA
-
-        pca = PCA(n_components=dim, svd_solver="randomized", random_state=0)
-        pca.fit(np.asarray(normalised_embeddings, dtype=np.float32))
-        return cls(pca.mean_.astype(np.float32), pca.components_.astype(np.float32))
+        """Exact PCA: the top ``dim`` eigenvectors of the covariance (accumulated in float64,
+        a block of rows at a time, so 40,000 × 2048 needs no float64 copy; a few seconds)."""
+        x = np.asarray(normalised_embeddings, dtype=np.float32)
+        count, width = x.shape
+        if not 0 < dim <= min(count, width):
+            raise ValueError(f"cannot project {count} × {width} embeddings to {dim} dimensions")
+        mean = x.mean(axis=0, dtype=np.float64)
+        covariance = np.zeros((width, width), np.float64)
+        for start in range(0, count, PCA_BLOCK_ROWS):
+            block = x[start : start + PCA_BLOCK_ROWS] - mean.astype(np.float32)
+            covariance += (block.T @ block).astype(np.float64)
+        values, vectors = np.linalg.eigh(covariance / max(count - 1, 1))
+        top = vectors[:, np.argsort(values)[::-1][:dim]].T
+        # a deterministic sign per component (the largest coordinate positive)
+        signs = np.sign(top[np.arange(dim), np.abs(top).argmax(axis=1)])
+        return cls(mean.astype(np.float32), (top * signs[:, None]).astype(np.float32))
 
     def apply(self, normalised_embeddings: np.ndarray) -> np.ndarray:
         return normalise((np.asarray(normalised_embeddings) - self.mean) @ self.components.T)

@@ -70,6 +70,7 @@ def check_window_search(started: float) -> dict:
             window.search_sources([QuerySource("self-test image", data=png)])
             loop.exec()
             elapsed = time.perf_counter() - t0
+            results_since_launch = process_age_s()
             hits = list(window.results_model.hits)
         finally:
             window.close()  # stops the worker threads cleanly
@@ -88,6 +89,9 @@ def check_window_search(started: float) -> dict:
         "window_ready_s": round(window_ready_s, 2),
         "launch_to_window_ready_s": None if since_launch is None else round(since_launch, 2),
         "first_query_s": round(elapsed, 2),
+        "launch_to_first_results_s": (
+            None if results_since_launch is None else round(results_since_launch, 2)
+        ),
         "query_item": expected_id,
         "top_score": round(top.similarity, 4),
     }

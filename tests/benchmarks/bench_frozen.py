@@ -34,6 +34,8 @@ def self_test(command: list[str]) -> dict:
     return {
         "wall_s": round(wall, 2),
         "launch_to_window_ready_s": report["launch_to_window_ready_s"],
+        "launch_to_first_results_s": report.get("launch_to_first_results_s"),
+        "first_query_s": report["first_query_s"],
     }
 
 
@@ -46,14 +48,24 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--bundle", type=Path, default=ROOT / "dist" / "fashion-desktop")
     parser.add_argument("--out", type=Path, default=Path("bench-out/frozen"))
+    parser.add_argument(
+        "--baseline-bundle",
+        type=Path,
+        help="another frozen bundle (e.g. the TensorFlow one of an older commit) measured in "
+        "the same run, alternating",
+    )
     args = parser.parse_args()
-    frozen = [str(args.bundle / "fashion-desktop"), "--self-test"]
-    source = [sys.executable, "-m", "fashion_desktop", "--self-test"]
-    results: dict = {"machine": machine_summary(), "frozen": [], "source": []}
-    results["bundle_bytes"] = directory_size(args.bundle)
+    commands = {
+        "frozen": [str(args.bundle / "fashion-desktop"), "--self-test"],
+        "source": [sys.executable, "-m", "fashion_desktop", "--self-test"],
+    }
+    results: dict = {"machine": machine_summary(), "bundle_bytes": directory_size(args.bundle)}
+    if args.baseline_bundle:
+        commands["baseline_frozen"] = [str(args.baseline_bundle / "fashion-desktop"), "--self-test"]
+        results["baseline_bundle_bytes"] = directory_size(args.baseline_bundle)
     for _ in range(args.runs):
-        results["frozen"].append(self_test(frozen))
-        results["source"].append(self_test(source))
+        for name, command in commands.items():
+            results.setdefault(name, []).append(self_test(command))
     save_json(results, args.out / "frozen.json")
     print(json.dumps(results, indent=2))
     return 0

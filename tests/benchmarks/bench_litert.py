@@ -150,7 +150,9 @@ def cosines(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return (a * b).sum(axis=1)
 
 
-def quality(weights: str, work: Path, index_csv: Path, queries_csv: Path, photos_csv: Path):
+def quality(
+    weights: str, work: Path, index_csv: Path, queries_csv: Path, photos_csv: Path, real_csv: Path
+):
     from fashion_desktop.core.builder import build_index
     from fashion_desktop.core.catalogue import read_catalogue
     from fashion_desktop.core.embedder import Embedder
@@ -168,6 +170,9 @@ def quality(weights: str, work: Path, index_csv: Path, queries_csv: Path, photos
     report = evaluate(index, queries, k=5, fields=("articleType", "baseColour"))
     photos = embed_queries(read_catalogue(photos_csv), embedder, localise="auto")
     photo_report = evaluate_photos(index, photos, ks=(1, 5))
+    real = embed_queries(read_catalogue(real_csv), embedder, localise="auto")
+    real_fields = ("masterCategory", "subCategory", "articleType", "baseColour")
+    real_report = evaluate(index, real, k=5, fields=real_fields)
     return {
         "identity": embedder.identity.to_json(),
         "index_build_s": round(build_s, 1),
@@ -175,6 +180,8 @@ def quality(weights: str, work: Path, index_csv: Path, queries_csv: Path, photos
         "photo_R@1": round(photo_report.recall[1], 4),
         "photo_R@5": round(photo_report.recall[5], 4),
         "photos": photo_report.queries,
+        "real_photos_P@5": {n: round(s.precision, 4) for n, s in real_report.fields.items()},
+        "real_photos": len(real.raw),
     }
 
 
@@ -182,6 +189,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, default=ROOT / "bench-out" / "litert")
     parser.add_argument("--int8", type=Path, action="append", default=[])
+    parser.add_argument("--float", type=Path, help="the float32 model (default: the bundled one)")
     parser.add_argument("--index-items", type=int, default=3000)
     parser.add_argument("--queries", type=int, default=500)
     parser.add_argument("--photos", type=int, default=300)
@@ -196,17 +204,21 @@ def main() -> int:
         "`index build` is timed on the same images, on this interpreter",
     )
     parser.add_argument("--build-items", type=int, default=1000)
+    parser.add_argument(
+        "--quality-only", action="store_true", help="skip start-up, speed and index build"
+    )
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     result: dict = {"machine": machine_summary()}
 
     from fashion_desktop.core.embedder import Embedder
-    from fashion_desktop.resources import bundled_model_path
 
     val = split_ids("val")
     sample = [load_model_input(SHARED / "catalog" / "images" / f"{i}.jpg")[0] for i in val[:256]]
     images = np.stack(sample)
 
+    if args.quality_only:
+        return quality_section(args, result, val)
     result["startup_s"] = {"litert-float32": startup_seconds(LITERT_STARTUP.format(weights=None))}
     for folder in args.int8:
         code = LITERT_STARTUP.format(weights=str(folder))
@@ -264,6 +276,15 @@ def main() -> int:
         for name, (root, w) in builds.items()
     }
     print(json.dumps(result["index_build"]), flush=True)
+    return quality_section(args, result, val)
+
+
+def quality_section(args: argparse.Namespace, result: dict, val: list[str]) -> int:
+    import csv
+
+    from bench_real_photos import write_val_photos
+
+    from fashion_desktop.resources import bundled_model_path
 
     photos_csv = args.photo_queries / "photos.csv"
     if not photos_csv.is_file():
@@ -278,22 +299,23 @@ def main() -> int:
             ],
             check=True,
         )
-    import csv
-
     with photos_csv.open(encoding="utf-8") as handle:
         photo_ids = [row["id"] for row in csv.DictReader(handle)][: args.photos]
     index_csv = write_subset_catalogue(
         split_ids("train", args.index_items) + photo_ids, args.out / "index-items.csv"
     )
     queries_csv = write_subset_catalogue(val[: args.queries], args.out / "queries.csv")
+    real_csv = write_val_photos(args.out / "val-photos.csv")
     result["quality"] = {}
-    models = [("litert-float32", str(bundled_model_path()))]
+    models = [("litert-float32", str(args.float or bundled_model_path()))]
     models += [(f"litert-int8 {f.name}", str(f)) for f in args.int8]
     for name, weights in models:
         work = args.out / name.replace(" ", "-")
-        result["quality"][name] = quality(weights, work, index_csv, queries_csv, photos_csv)
+        result["quality"][name] = quality(
+            weights, work, index_csv, queries_csv, photos_csv, real_csv
+        )
         print(name, json.dumps(result["quality"][name]), flush=True)
-    save_json(result, args.out / "litert.json")
+    save_json(result, args.out / ("quality.json" if args.quality_only else "litert.json"))
     print(json.dumps(result, indent=1))
     return 0
 
