@@ -158,6 +158,20 @@ def convert_float(graph) -> bytes:
             raise ModelError(f"Converting to LiteRT failed: {error} {native[-3:]}") from None
 
 
+def _int8_converter(graph, calibration: Sequence[np.ndarray]):
+    """A converter set up for int8 (per-channel weights by default) and its calibration data."""
+    import tensorflow as tf
+
+    def representative() -> Iterator[list[np.ndarray]]:
+        for image in calibration:
+            yield [image[np.newaxis]]
+
+    converter = _converter(graph)
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    converter.representative_dataset = representative
+    return converter, representative
+
+
 def convert_int8(
     graph, calibration: Sequence[np.ndarray], float_layers: Sequence[str] = ()
 ) -> bytes:
@@ -165,14 +179,8 @@ def convert_int8(
     ``float_layers`` (node names from the quantisation debugger) stay in float."""
     import tensorflow as tf
 
-    def representative() -> Iterator[list[np.ndarray]]:
-        for image in calibration:
-            yield [image[np.newaxis]]
-
     with _quiet_tensorflow() as native:
-        converter = _converter(graph)
-        converter.optimizations = [tf.lite.Optimize.DEFAULT]
-        converter.representative_dataset = representative
+        converter, representative = _int8_converter(graph, calibration)
         try:
             if not float_layers:
                 converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
@@ -195,15 +203,8 @@ def most_sensitive_layers(graph, calibration: Sequence[np.ndarray], count: int) 
 
     if count <= 0:
         return []
-
-    def representative() -> Iterator[list[np.ndarray]]:
-        for image in calibration:
-            yield [image[np.newaxis]]
-
     with _quiet_tensorflow():
-        converter = _converter(graph)
-        converter.optimizations = [tf.lite.Optimize.DEFAULT]
-        converter.representative_dataset = representative
+        converter, representative = _int8_converter(graph, calibration)
         debugger = tf.lite.experimental.QuantizationDebugger(
             converter=converter, debug_dataset=representative
         )
@@ -235,7 +236,7 @@ def calibration_images(
     shown as a simulated photo, since real queries are both kinds."""
     from fashion_desktop.core.catalogue import read_catalogue
     from fashion_desktop.core.errors import ImageError
-    from fashion_desktop.core.imaging import decode_image, prepare_for_model, read_image_bytes
+    from fashion_desktop.core.imaging import load_image, prepare_for_model
     from fashion_desktop.core.localise import looks_like_product_shot
     from fashion_desktop.core.photosim import simulate_photo
 
@@ -247,7 +248,7 @@ def calibration_images(
         for position in rng.permutation(len(items)):
             item = items[int(position)]
             try:
-                picture = decode_image(read_image_bytes(item.image_path), item.image_path.name)
+                picture = load_image(item.image_path).image
             except ImageError:
                 continue
             if len(images) % 2 and looks_like_product_shot(picture):

@@ -94,16 +94,16 @@ class Projection:
         count, width = x.shape
         if not 0 < dim <= min(count, width):
             raise ValueError(f"cannot project {count} × {width} embeddings to {dim} dimensions")
-        mean = x.mean(axis=0, dtype=np.float64)
+        mean = x.mean(axis=0, dtype=np.float64).astype(np.float32)
         covariance = np.zeros((width, width), np.float64)
         for start in range(0, count, PCA_BLOCK_ROWS):
-            block = x[start : start + PCA_BLOCK_ROWS] - mean.astype(np.float32)
+            block = x[start : start + PCA_BLOCK_ROWS] - mean
             covariance += (block.T @ block).astype(np.float64)
         values, vectors = np.linalg.eigh(covariance / max(count - 1, 1))
         top = vectors[:, np.argsort(values)[::-1][:dim]].T
         # a deterministic sign per component (the largest coordinate positive)
         signs = np.sign(top[np.arange(dim), np.abs(top).argmax(axis=1)])
-        return cls(mean.astype(np.float32), (top * signs[:, None]).astype(np.float32))
+        return cls(mean, (top * signs[:, None]).astype(np.float32))
 
     def apply(self, normalised_embeddings: np.ndarray) -> np.ndarray:
         return normalise((np.asarray(normalised_embeddings) - self.mean) @ self.components.T)
