@@ -153,14 +153,6 @@ class GarmentLocator:
         return Localisation(box, frame.astype(np.float32), scaled.astype(np.float32))
 
 
-def warm_up_localisation(embedder: Embedder) -> None:
-    """Run localisation's forward pass once (LiteRT packs its weights on the first call; the
-    window's model loader does this at low priority, so neither the UI nor the first photo pays)."""
-    if GarmentLocator.supports(embedder):
-        white = np.full((MODEL_INPUT_SIZE, MODEL_INPUT_SIZE, 3), 255, np.uint8)
-        embedder.embed_with_feature_map(white)
-
-
 #: When to localise: ``auto`` only for images that are not a product shot.
 LOCALISE_MODES = ("auto", "always", "never")
 

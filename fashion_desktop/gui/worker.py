@@ -35,7 +35,6 @@ from fashion_desktop.core.imaging import (
     load_image,
 )
 from fashion_desktop.core.index import EmbeddingIndex
-from fashion_desktop.core.localise import warm_up_localisation
 from fashion_desktop.core.search import SearchEngine, SearchResponse
 
 log = logging.getLogger(__name__)
@@ -475,10 +474,6 @@ class SearchController(QObject):
                 log.exception("loading the model")
                 self.worker.model_failed.emit(f"The model could not be loaded: {error}")
                 return
-            try:  # here, at low priority: its first run packs weights, slow on the worker
-                warm_up_localisation(embedder)
-            except Exception:  # an aid only: photos are then searched whole
-                log.exception("preparing garment localisation")
             self._embedder_loaded.emit(embedder)
 
         # A daemon thread: quitting while a model is still loading must not hang the app.

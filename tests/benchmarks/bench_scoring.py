@@ -51,7 +51,6 @@ from fashion_desktop.core.embedder import Embedder
 from fashion_desktop.core.evaluation import QuerySet, embed_queries, evaluate, evaluate_photos
 from fashion_desktop.core.imaging import load_image
 from fashion_desktop.core.index import EmbeddingIndex
-from fashion_desktop.core.localise import warm_up_localisation
 from fashion_desktop.core.scoring import (
     COLOUR_HEAD,
     COSINE_ONLY,
@@ -262,7 +261,6 @@ def main() -> int:
         for name, scores in results["photos"]["yardstick"].items():
             print(f"photos {name:<48} {scores}", flush=True)
         engine = SearchEngine(train, embedder, scoring=best)
-        warm_up_localisation(embedder)
         photo_paths = [item.image_path for item in yardstick.items][: args.latency]
         catalogue_paths = [
             item.image_path
