@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Set everything up (with test tools), check lint and architecture, then run the test suite.
+# Set everything up (with test tools), check lint, architecture and types, then run the tests.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 bash build/setup.sh --dev
@@ -11,4 +11,5 @@ if [[ -z "${XDG_RUNTIME_DIR:-}" ]]; then
 fi
 .venv/bin/ruff check fashion_desktop tests build main.py
 .venv/bin/lint-imports
+.venv/bin/mypy
 .venv/bin/python -m pytest "$@"

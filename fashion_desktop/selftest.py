@@ -75,5 +75,5 @@ def forbid_network() -> None:
 
     socket.socket.connect = guarded(original_connect)  # type: ignore[method-assign]
     socket.socket.connect_ex = guarded(original_connect_ex)  # type: ignore[method-assign]
-    socket.getaddrinfo = refuse  # type: ignore[assignment]
-    socket.create_connection = refuse  # type: ignore[assignment]
+    socket.getaddrinfo = refuse
+    socket.create_connection = refuse

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import functools
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -152,3 +153,190 @@ def write_hostile_corpus(folder: Path) -> dict[str, str | None]:
         "strip.png": None,
         "dot.png": None,
     }
+
+
+# ------------------------------------------------------------------- toy indexes, no model
+#: The made-up model toy indexes are "built with" (no network behind it).
+TOY_FINGERPRINT = "7e" * 32
+TOY_SOURCE = "toy-model.tflite"
+EMBEDDING_WIDTH = 2048  # fashion_desktop.core.embedder.EMBEDDING_DIM, without importing it here
+
+
+def toy_identity(fingerprint: str = TOY_FINGERPRINT, source: str = TOY_SOURCE):
+    """A ``ModelIdentity`` made up for tests (the current preprocessing and runtime)."""
+    from fashion_desktop.core.embedder import ModelIdentity
+
+    return ModelIdentity(fingerprint, source)
+
+
+def toy_embeddings(count: int, seed: int = 0) -> np.ndarray:
+    """``count`` random non-negative (count, 2048) float32 "embeddings" (like pooled ReLUs)."""
+    rng = np.random.default_rng(seed)
+    return rng.gamma(1.0, 0.5, size=(count, EMBEDDING_WIDTH)).astype(np.float32)
+
+
+class ToyEmbedder:
+    """What :class:`SearchEngine` needs of an ``Embedder``, without a network.
+
+    The "embedding" is a fixed random projection (``seed``) of the prepared image's 8 × 8
+    colour thumbnail: the same pixels always give the same vector and different garments give
+    different ones. ``heads`` (a ``ClassifierHeads``) make it predict like a fashion model.
+    ``embedded`` counts the images it was asked to embed.
+    """
+
+    batch_size = 8
+
+    def __init__(self, identity=None, heads=None, seed: int = 0) -> None:
+        self.identity = identity if identity is not None else toy_identity()
+        self.heads = heads
+        rng = np.random.default_rng(seed)
+        self._projection = rng.standard_normal((8 * 8 * 3, EMBEDDING_WIDTH)).astype(np.float32)
+        self.embedded = 0
+
+    def embed_batch(self, images: np.ndarray) -> np.ndarray:
+        pixels = np.asarray(images, dtype=np.float32)
+        count, height, width, _ = pixels.shape
+        thumbs = pixels.reshape(count, 8, height // 8, 8, width // 8, 3).mean(axis=(2, 4))
+        self.embedded += count
+        return (thumbs.reshape(count, -1) / 255.0 - 0.5) @ self._projection
+
+    def embed_one(self, image: np.ndarray) -> np.ndarray:
+        return self.embed_batch(image[np.newaxis])[0]
+
+    def embed_files(self, paths: Sequence[Path]) -> np.ndarray:
+        """Embeddings of image files, prepared exactly as a query image is."""
+        from fashion_desktop.core.imaging import load_image, prepare_for_model
+
+        return self.embed_batch(np.stack([prepare_for_model(load_image(p).image) for p in paths]))
+
+    def predict(self, raw_embedding: np.ndarray):
+        return self.heads.predict(raw_embedding) if self.heads is not None else None
+
+
+def write_toy_index(
+    directory: Path,
+    embeddings: np.ndarray,
+    metadata: Sequence[dict[str, str]],
+    heads=None,
+    dim: int | None = None,
+    *,
+    images: Sequence[Path] | None = None,
+    catalogue: Path | None = None,
+    fields: Sequence[str] | None = None,
+    identity=None,
+) -> Path:
+    """Write an index straight with ``write_index`` from toy ``embeddings``: no model, no build.
+
+    Row ``i`` is ``metadata[i]`` (its ``id`` is the item id) with ``embeddings[i]`` (narrower
+    than 2048 columns: zero-padded). Its image is ``images[i]`` when given, otherwise
+    ``garment_image(i)`` is written to ``catalogue/images/<id>.jpg``; the catalogue folder
+    defaults to ``directory.parent / "catalog"``, so index and catalogue can move together.
+    ``fields`` default to the first row's keys, ``identity`` to :func:`toy_identity`; ``heads``
+    store label signatures and ``dim`` a PCA projection. Returns ``directory``.
+    """
+    from fashion_desktop.core.index import ItemRecord, file_sha256, write_index
+
+    catalogue = catalogue if catalogue is not None else directory.parent / "catalog"
+    raw = np.atleast_2d(np.asarray(embeddings, dtype=np.float32))
+    if raw.shape[1] < EMBEDDING_WIDTH:
+        raw = np.pad(raw, ((0, 0), (0, EMBEDDING_WIDTH - raw.shape[1])))
+    if len(raw) != len(metadata) or (images is not None and len(images) != len(metadata)):
+        raise ValueError("one embedding (and one image) per metadata row is needed")
+    if images is None:
+        (catalogue / "images").mkdir(parents=True, exist_ok=True)
+        images = []
+        for row, meta in enumerate(metadata):
+            path = catalogue / "images" / f"{meta['id']}.jpg"
+            garment_image(row).save(path, quality=92)
+            images.append(path)
+    records = []
+    for meta, path in zip(metadata, images, strict=True):
+        stat = Path(path).stat()
+        records.append(
+            ItemRecord(
+                meta["id"],
+                Path(path),
+                file_sha256(Path(path)),
+                stat.st_size,
+                stat.st_mtime_ns,
+                dict(meta),
+            )
+        )
+    write_index(
+        directory,
+        records=records,
+        raw_embeddings=raw,
+        identity=identity if identity is not None else toy_identity(),
+        catalogue_root=catalogue,
+        fields=list(fields) if fields is not None else list(metadata[0]),
+        dim=dim,
+        heads=heads,
+    )
+    return directory
+
+
+def toy_heads(seed: int = 0, sharpness: float = 0.1):
+    """Random linear ``ClassifierHeads`` over 2048-d embeddings for the three fashion fields
+    (article type, colour, gender), with the generated garments' classes; ``sharpness`` scales
+    the kernels (larger: more confident predictions)."""
+    from fashion_desktop.core.heads import ClassifierHead, ClassifierHeads
+
+    rng = np.random.default_rng(seed)
+    classes = {
+        "articleType": tuple(ARTICLE_TYPES),
+        "baseColour": tuple(name for name, _ in COLOURS),
+        "gender": ("Men", "Women"),
+    }
+    return ClassifierHeads(
+        [
+            ClassifierHead(
+                name,
+                (sharpness * rng.standard_normal((EMBEDDING_WIDTH, len(names)))).astype(np.float32),
+                np.zeros(len(names), np.float32),
+                names,
+            )
+            for name, names in classes.items()
+        ]
+    )
+
+
+# ---------------------------------------------------------------- the bundled demo catalogue
+@functools.cache
+def _demo_images() -> tuple[Path, ...]:
+    from fashion_desktop.resources import demo_catalogue_path
+
+    return tuple(sorted((demo_catalogue_path() / "images").glob("*.jpg")))
+
+
+def demo_image(index: int = 0) -> Path:
+    """The ``index``-th demo catalogue image (listed once: tests call this from UI timers)."""
+    return _demo_images()[index]
+
+
+@functools.cache
+def demo_item_count() -> int:
+    """Items of the bundled demo catalogue (and so of the demo index)."""
+    from fashion_desktop.resources import demo_catalogue_path
+
+    with (demo_catalogue_path() / "styles.csv").open(encoding="utf-8", newline="") as styles:
+        return sum(1 for _ in csv.DictReader(styles))
+
+
+class CountingEmbedder:
+    """Wraps a real embedder and counts model runs (filters must not re-run the model)."""
+
+    def __init__(self, embedder) -> None:
+        self._embedder = embedder
+        self.identity = embedder.identity
+        self.heads = embedder.heads
+        self.batches = 0
+
+    def embed_batch(self, images):
+        self.batches += 1
+        return self._embedder.embed_batch(images)
+
+    def embed_with_feature_map(self, image):  # the garment localiser's pass
+        return self._embedder.embed_with_feature_map(image)
+
+    def predict(self, raw):
+        return self._embedder.predict(raw)

@@ -17,6 +17,7 @@ from fashion_desktop.core.atomic import (
 def test_write_replaces_and_leaves_no_temporary(tmp_path: Path) -> None:
     target = tmp_path / "deep" / "state.json"
     write_text_atomic(target, "été\n")
+    assert target.read_bytes() == "été\n".encode()
     write_bytes_atomic(target, b"new")
     assert target.read_bytes() == b"new"
     assert [p.name for p in target.parent.iterdir()] == ["state.json"]

@@ -382,6 +382,7 @@ def test_update_without_an_index_builds_one(make_catalogue, tmp_path, small_batc
         read_catalogue(make_catalogue(range(3))), tmp_path / "i", small_batch_embedder, update=True
     )
     assert (report.embedded, report.reused, report.removed) == (3, 0, 0)
+    assert ids_of(tmp_path / "i") == ["1000", "1001", "1002"]
 
 
 def test_update_refuses_an_index_of_another_model(
@@ -415,12 +416,29 @@ def test_update_of_a_corrupted_index_is_refused(make_catalogue, tmp_path, small_
     assert snapshot_tree(out) == before
 
 
-def test_copied_index_rebuilds_in_its_new_place(tiny_index_dir, tmp_path, small_batch_embedder):
-    # An index and catalogue moved together keep working and can be updated there.
+def test_copied_index_updates_in_its_new_place(
+    tiny_index_dir, tmp_path, small_batch_embedder, counting
+) -> None:
+    # An index and catalogue moved together keep working and can be updated there: every
+    # embedding is reused (the images are recognised by their bytes) and nothing is re-embedded.
     shutil.copytree(tiny_index_dir.parent / "catalog", tmp_path / "catalog")
     shutil.copytree(tiny_index_dir, tmp_path / "index")
+    counter = counting()
+    report = build_index(
+        read_catalogue(tmp_path / "catalog"), tmp_path / "index", small_batch_embedder, update=True
+    )
+    assert (report.embedded, report.reused, report.removed) == (0, 20, 0)
+    assert counter.images == 0
     index = open_index(tmp_path / "index")
     try:
         assert index.catalogue_root == (tmp_path / "catalog").resolve()
+        images = [Path(image) for _, image, *_ in index.all_records()]
+        assert all(image.is_relative_to(tmp_path / "catalog") for image in images)
+        original = open_index(tiny_index_dir)
+        try:
+            np.testing.assert_array_equal(index.vectors, original.vectors)
+        finally:
+            original.close()
     finally:
         index.close()
+    assert leftovers(tmp_path) == []

@@ -6,11 +6,14 @@ traceback.
 
 from __future__ import annotations
 
+import argparse
+import inspect
 import json
 import os
 import shutil
 import subprocess
 import sys
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -18,8 +21,11 @@ from fd_testdata import REPO_ROOT, snapshot_tree
 from PIL import Image
 
 from fashion_desktop import resources
-from fashion_desktop.cli import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, main, parse_filters
+from fashion_desktop.cli import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, build_parser, main
+from fashion_desktop.cli.common import scoring_of
+from fashion_desktop.cli.train import alignment_weights, mixed_training_config, training_config
 from fashion_desktop.core.errors import FashionDesktopError
+from fashion_desktop.core.filters import Filters
 
 RESULT_KEYS = {"rank", "id", "score", "similarity", "image", "metadata"}
 
@@ -62,15 +68,139 @@ def check_response_schema(answer: dict, k: int) -> None:
 
 
 # --------------------------------------------------------------------------- parsing
-def test_parse_filters_groups_values_by_field() -> None:
-    assert parse_filters(["gender=Men", "baseColour=Blue", "baseColour= Navy Blue "]) == {
-        "gender": ["Men"],
-        "baseColour": ["Blue", "Navy Blue"],
-    }
-    assert parse_filters(None) == {}
+def test_filter_options_group_values_by_field() -> None:
+    # `--filter FIELD=VALUE` (search and the window) is parsed by the core's Filters.parse.
+    parsed = Filters.parse(["gender=Men", "baseColour=Blue", "baseColour= Navy Blue "])
+    assert parsed.to_dict() == {"gender": ["Men"], "baseColour": ["Blue", "Navy Blue"]}
+    assert Filters.parse(None).to_dict() == {}
     for bad in ("gender", "=Men", "gender=", " = "):
         with pytest.raises(FashionDesktopError, match="should look like FIELD=VALUE"):
-            parse_filters([bad])
+            Filters.parse([bad])
+
+
+# ------------------------------------------------------------------ defaults from the core
+def parse(*argv: str) -> argparse.Namespace:
+    return build_parser().parse_args(list(argv))
+
+
+def help_of(*command: str) -> str:
+    parser = build_parser()
+    for name in command:  # the subparsers action of each level, then the named parser
+        action = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+        parser = action.choices[name].populate()  # a command's arguments are added on first use
+    return " ".join(parser.format_help().split())  # the formatter's line breaks undone
+
+
+def core_default(function, parameter: str):
+    return inspect.signature(function).parameters[parameter].default
+
+
+def test_train_defaults_are_the_training_configs() -> None:
+    from fashion_desktop.core.training import MixedTrainingConfig, TrainingConfig
+
+    args = parse("train", "CATALOG", "--out", "X")
+    # Every option: the config the CLI builds equals the config class's own defaults.
+    assert training_config(args) == TrainingConfig(catalogue="CATALOG", out="X")
+    assert mixed_training_config(args) == MixedTrainingConfig()
+    assert alignment_weights(args) == [MixedTrainingConfig().alignment_weight]
+    # And the options that map one to one hold the dataclass's values as parsed.
+    for dest in ("init", "val_fraction", "epochs", "min_class_count", "class_weighting"):
+        assert getattr(args, dest) == getattr(TrainingConfig, dest), dest
+    for dest in ("patience", "projection_dim", "photo_views", "instance_weight", "precision"):
+        assert getattr(args, dest) == getattr(TrainingConfig, dest), dest
+    assert args.workers == TrainingConfig.workers
+    assert args.labels.split(",") == list(TrainingConfig.labels)
+    assert args.seconds == MixedTrainingConfig.seconds
+    # Options shared by both trainers with different defaults: the help names both.
+    text = help_of("train")
+    assert f"images per step (default {TrainingConfig.batch_size};" in text
+    assert f"items per step, default {MixedTrainingConfig.catalogue_batch})" in text
+    assert f"0-5 (default {TrainingConfig.freeze_backbone}:" in text
+    assert f"with --photos {MixedTrainingConfig.frozen_stages})" in text
+    assert f"Adam (default {TrainingConfig.learning_rate:g}; with --photos" in text
+
+
+def test_train_options_override_the_defaults() -> None:
+    from fashion_desktop.core.training import MixedTrainingConfig, TrainingConfig
+
+    args = parse(
+        *("train", "C", "--out", "X", "--batch-size", "3", "--freeze-backbone", "0"),
+        *("--learning-rate", "0.5", "--seed", "7", "--no-augment", "--labels", "gender, x"),
+    )
+    config = training_config(args)
+    assert (config.batch_size, config.freeze_backbone, config.learning_rate) == (3, 0, 0.5)
+    assert (config.seed, config.augment, config.labels) == (7, False, ("gender", "x"))
+    mixed = mixed_training_config(args)
+    assert (mixed.catalogue_batch, mixed.frozen_stages, mixed.learning_rate) == (3, 0, 0.5)
+    assert mixed.seed == 7
+    assert TrainingConfig.seed == MixedTrainingConfig.seed == 0  # the default both fall back to
+    with pytest.raises(FashionDesktopError, match="at least one column"):
+        training_config(parse("train", "C", "--out", "X", "--labels", " , "))
+    with pytest.raises(FashionDesktopError, match="takes numbers"):
+        alignment_weights(parse("train", "C", "--out", "X", "--alignment-weights", "a"))
+
+
+def test_search_evaluate_index_model_and_kiosk_defaults_are_the_cores() -> None:
+    from fashion_desktop.core.builder import build_index
+    from fashion_desktop.core.evaluation import DEFAULT_FIELDS, evaluate
+    from fashion_desktop.core.export import DEFAULT_CALIBRATION_IMAGES, export_model
+    from fashion_desktop.core.index import DEFAULT_PROJECTED_DIM, PROJECT_ABOVE_ITEMS
+    from fashion_desktop.core.kiosk_config import CONFIG_FILE_NAME
+    from fashion_desktop.core.kiosk_pin import MAX_PIN_LENGTH, MIN_PIN_LENGTH
+    from fashion_desktop.core.localise import DEFAULT_LOCALISE, LOCALISE_MODES
+    from fashion_desktop.core.scoring import DEFAULT_SCORING
+    from fashion_desktop.core.search import DEFAULT_K
+
+    for args in (parse("search", "x.jpg"), parse("evaluate", "--index", "i")):
+        assert args.k == DEFAULT_K
+        assert args.localise == DEFAULT_LOCALISE
+        assert args.match_colour == DEFAULT_SCORING.match_colour and not args.cosine_only
+        assert scoring_of(args) == DEFAULT_SCORING
+    assert core_default(evaluate, "k") == DEFAULT_K  # evaluation.py has no constant of its own
+    assert f"results per query (default {DEFAULT_K})" in help_of("search")
+    assert f"{{{','.join(LOCALISE_MODES)}}}" in help_of("search")
+    assert f"(default: {','.join(DEFAULT_FIELDS)})" in help_of("evaluate")
+
+    build = parse("index", "build", "CATALOG", "--out", "X")
+    assert build.dim == core_default(build_index, "dim")
+    assert build.batch_size is None  # the embedder's DEFAULT_BATCH_SIZE (load_embedder)
+    assert f"auto (PCA to {DEFAULT_PROJECTED_DIM} above {PROJECT_ABOVE_ITEMS:,} items)" in help_of(
+        "index", "build"
+    )
+
+    export = parse("model", "export", "bundled", "--out", "X")
+    assert export.calibration_images == DEFAULT_CALIBRATION_IMAGES
+    assert export.keep_float == core_default(export_model, "keep_float")
+    assert export.int8 == core_default(export_model, "int8")
+
+    assert f"Set the {MIN_PIN_LENGTH}-{MAX_PIN_LENGTH} digit PIN" in help_of("kiosk", "set-pin")
+    assert f"default: {CONFIG_FILE_NAME} in the user data folder" in help_of()  # window options
+
+
+def test_parser_imports_a_commands_core_modules_only_when_it_is_used(tmp_path: Path) -> None:
+    # `fashion-desktop --help` and the window's start pay for no command's defaults.
+    code = textwrap.dedent(
+        """
+        import json, sys
+        from fashion_desktop.cli import build_parser
+        build_parser().format_help()
+        build_parser().parse_args(["--kiosk"])
+        before = sorted({m.split(".")[0] for m in sys.modules} | set(sys.modules))
+        build_parser().parse_args(["train", "C", "--out", "X"])
+        heavy = {"tensorflow", "keras", "jax", "PySide6", "ai_edge_litert"}
+        print(json.dumps([before, sorted({m.split(".")[0] for m in sys.modules} & heavy),
+                          "fashion_desktop.core.training" in sys.modules]))
+        """
+    )
+    completed = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert completed.returncode == 0, completed.stderr
+    before, heavy, training = json.loads(completed.stdout)
+    commands = ("training", "search", "evaluation", "export", "index", "builder", "kiosk_pin")
+    loaded = {"numpy", "PIL"} | {f"fashion_desktop.core.{name}" for name in commands}
+    assert loaded.isdisjoint(before), sorted(loaded & set(before))
+    assert heavy == [] and training
 
 
 def test_version(capsys) -> None:
@@ -315,7 +445,10 @@ def test_unknown_filter_field(capsys, tiny_index_dir, tiny_catalogue_dir) -> Non
         "colour=Red",
     )
     assert code == EXIT_FAILED
-    assert "Unknown filter field colour; fields are: id, gender, articleType" in stderr
+    assert (
+        "Unknown filter field colour; this catalogue's fields are: id, gender, articleType"
+        in stderr
+    )
 
 
 @pytest.mark.model
@@ -335,7 +468,7 @@ def test_filter_value_nobody_has_warns_with_suggestions(
         "--json",
     )
     assert code == EXIT_OK
-    assert "warning: no item has baseColour=Yelow. Did you mean Yellow?" in stderr
+    assert "warning: No item has baseColour=Yelow. Did you mean Yellow?" in stderr
     assert json_lines(stdout)[0]["results"] == []
 
 

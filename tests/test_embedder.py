@@ -136,7 +136,12 @@ def test_folder_without_weights_is_explained(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("word", ["imagenet", "ImageNet", "random", "RANDOM"])
-def test_keywords_never_touch_the_disk(word: str) -> None:
+def test_keywords_never_touch_the_disk(
+    word: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A model folder of the same name in the working directory is not what the keyword means.
+    fake_weights(tmp_path / word, "model.tflite")
+    monkeypatch.chdir(tmp_path)
     choice = resolve_weights(word)
     assert choice.kind == word.lower() and choice.path is None and choice.heads is None
     assert choice.allow_download is (word.lower() == "imagenet")
@@ -241,15 +246,38 @@ def test_heads_file_without_heads(tmp_path: Path) -> None:
 def test_unreadable_heads_file(tmp_path: Path, content: bytes) -> None:
     path = tmp_path / "heads.npz"
     path.write_bytes(content)
-    with pytest.raises(ModelError, match="heads"):
+    with pytest.raises(ModelError, match=r"Cannot read classifier heads heads\.npz"):
         ClassifierHeads.load(path)
+
+
+class _TouchOnUnpickle:
+    """Unpickling this creates ``marker``: proof that a heads file ran code."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        return (self.marker.touch, ())
 
 
 def test_heads_refuse_pickles(tmp_path: Path) -> None:
+    # A complete, otherwise valid head whose kernel is a pickled object array: loading it with
+    # pickles allowed would run code (and then succeed), so only the refusal raises here.
+    marker = tmp_path / "code-ran"
+    kernel = np.full((4, 3), 1.0, dtype=object)
+    kernel[0, 0] = _TouchOnUnpickle(marker)
     path = tmp_path / "heads.npz"
-    np.savez(path, **{"x/kernel": np.array([{"evil": 1}], dtype=object)})
-    with pytest.raises(ModelError):
+    np.savez(
+        path,
+        **{
+            "x/kernel": kernel,
+            "x/bias": np.zeros(3, np.float32),
+            "x/classes": np.array(["a", "b", "c"]),
+        },
+    )
+    with pytest.raises(ModelError, match=r"Cannot read classifier heads heads\.npz"):
         ClassifierHeads.load(path)
+    assert not marker.exists()
 
 
 def test_missing_heads_file() -> None:
@@ -316,10 +344,11 @@ def test_embed_batch_matches_embed_one_including_the_padded_last_batch(random_em
 
 
 def test_embed_batch_of_one(random_embedder) -> None:
-    pixels = prepare_for_model(garment_image(3))[np.newaxis]
-    np.testing.assert_allclose(
-        random_embedder.embed_batch(pixels)[0], random_embedder.embed_one(pixels[0]), rtol=1e-5
-    )
+    # One image gives a (1, 2048) batch holding what the batched interpreter computes for it.
+    pixels = np.stack([prepare_for_model(garment_image(i)) for i in (3, 4)])
+    one = random_embedder.embed_batch(pixels[:1])
+    assert one.shape == (1, EMBEDDING_DIM) and one.dtype == np.float32
+    np.testing.assert_allclose(one[0], random_embedder.embed_batch(pixels)[0], rtol=1e-4, atol=1e-3)
 
 
 def test_bundled_embedder_has_heads_and_a_stable_identity(bundled_embedder) -> None:

@@ -3,6 +3,7 @@ and every bad model file or missing TensorFlow gets a clear message."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import subprocess
 import sys
@@ -121,8 +122,10 @@ def test_exported_model_folder_is_what_weights_accepts(tmp_path: Path, random_em
         "model.tflite",
     ]
     assert report.identity == random_embedder.identity
+    assert (tmp_path / "out" / "heads.npz").read_bytes() == heads.read_bytes()
     loaded = Embedder.load(tmp_path / "out")
-    assert loaded.identity == random_embedder.identity and loaded.heads is not None
+    assert loaded.identity == random_embedder.identity
+    assert set(loaded.heads.names) == {"articleType", "baseColour", "gender"}
 
 
 # ----------------------------------------------------------------------- bad model files
@@ -161,7 +164,9 @@ def test_a_tflite_without_identity_record_is_known_by_its_hash(
     copy = tmp_path / "mine.tflite"
     copy.write_bytes(source.read_bytes())
     identity = read_identity(copy)
-    assert identity.fingerprint.startswith("tflite-sha256:") and identity.source == "mine.tflite"
+    digest = hashlib.sha256(copy.read_bytes()).hexdigest()
+    assert identity.fingerprint == f"tflite-sha256:{digest}" and identity.source == "mine.tflite"
+    assert identity != random_embedder.identity  # not the identity its record gave the original
 
 
 def test_keras_weights_without_tensorflow_say_how_to_get_it(
@@ -302,6 +307,15 @@ def test_calibration_draws_evenly_from_each_catalogue_and_simulates_photos(
     images = calibration_images([tiny_catalogue_dir, other], count=10)
     assert len(images) == 10
     assert all(i.shape == (224, 224, 3) and i.dtype == np.uint8 for i in images)
+
+    def prepared(folder: Path) -> set[bytes]:
+        return {load_model_input(p)[0].tobytes() for p in sorted((folder / "images").iterdir())}
+
+    # half from each catalogue, in order: the product shots are that catalogue's own images
+    first, second = prepared(tiny_catalogue_dir), prepared(other)
+    assert all(images[i].tobytes() in first for i in (0, 2, 4))
+    assert all(images[i].tobytes() in second for i in (6, 8))
+    assert len({images[i].tobytes() for i in range(0, 10, 2)}) == 5  # no image twice
     # every other product shot is shown as a simulated photo: no longer a plain background
     from PIL import Image
 

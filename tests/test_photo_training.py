@@ -22,7 +22,7 @@ from fd_testdata import SHARED_DIR
 
 from fashion_desktop.core.catalogue import Catalogue, CatalogueItem
 from fashion_desktop.core.heads import ClassifierHeads
-from fashion_desktop.core.photo_training import allowed_type_sets, head_class_index
+from fashion_desktop.core.training.photo_data import allowed_type_sets, head_class_index
 from fashion_desktop.resources import bundled_heads_path
 
 REAL_PHOTOS = SHARED_DIR / "real" / "clothing-dataset"

@@ -314,12 +314,15 @@ def test_embed_queries_localises_photos_only_in_auto_mode(random_embedder, tmp_p
     assert auto.item_ids == ["1000", "1001", "p"] and auto.raw.shape == (3, 2048)
     always = embed_queries(photos, embedder, localise="always")
     assert all(box is not None for box in always.boxes)
-    plain = embed_queries(photos, embedder)
-    assert plain.boxes == [] and np.allclose(plain.raw[2], auto.raw[2], rtol=1e-3, atol=1e-4)
+    assert embed_queries(photos, embedder).boxes == auto.boxes  # the search's default: auto
+    plain = embed_queries(photos, embedder, localise="never")
+    assert plain.boxes == [None] * 3
+    assert np.allclose(plain.raw[2], auto.raw[2], rtol=1e-3, atol=1e-4)
+    assert plain.photo == auto.photo == [True, True, False]
     with pytest.raises(FashionDesktopError, match="Cannot localise"):
         embed_queries(photos, random_embedder, localise="always")
     headless = embed_queries(photos, random_embedder, localise="auto")  # no head: whole images
-    assert headless.boxes == []
+    assert headless.boxes == [None] * 3
 
 
 # -------------------------------------------------------------------------------- colour

@@ -19,11 +19,13 @@ from fashion_desktop.core.index import (
     search_vectors_for,
     write_index,
 )
+from fashion_desktop.core.ranking import rank
 from fashion_desktop.core.scoring import (
     COLOUR_HEAD,
     COSINE_ONLY,
     Scoring,
     SignatureLayout,
+    describe_weights,
     label_signatures,
 )
 
@@ -81,16 +83,19 @@ def write_toy_index(folder: Path, heads: ClassifierHeads | None = None) -> Embed
     return EmbeddingIndex.open(folder / "index")
 
 
-def ranking(index: EmbeddingIndex, scoring: Scoring) -> list[str]:
-    layout = index.signature_layout
-    signature = label_signatures(toy_heads(), QUERY, layout)[0] if layout else None
-    hits = index.search(
-        search_vectors_for(QUERY[None], None)[0],
-        2,
-        signature=signature,
-        signature_weights=scoring.weight_vector(layout),
+def ranking(index: EmbeddingIndex, scoring: Scoring, *, photo: bool = False) -> list[str]:
+    """The toy query's ranking through the one ranking path search and evaluate share."""
+    layout = SignatureLayout.from_heads(toy_heads())
+    (ranked,) = rank(
+        index,
+        search_vectors_for(QUERY[None], None),
+        photo=[photo],
+        scoring=scoring,
+        k=2,
+        signatures=label_signatures(toy_heads(), QUERY, layout),
+        signature_layout=layout,
     )
-    return [index.item(row).item_id for row, _ in hits]
+    return [index.item(row).item_id for row in ranked.rows]
 
 
 def test_signature_layout_round_trips_and_slices() -> None:
@@ -114,17 +119,29 @@ def test_signatures_are_probabilities_and_agree_as_the_chance_of_one_class() -> 
     assert colour[0] @ colour[1] == pytest.approx(0.0, abs=0.01)  # red vs blue
 
 
-def test_weight_vector_follows_heads_and_the_match_colour_switch() -> None:
+def test_agreement_weights_follow_heads_layouts_and_the_match_colour_switch() -> None:
     layout = SignatureLayout.from_heads(toy_heads())
-    scoring = Scoring({COLOUR_HEAD: 0.3, "articleType": 0.1})
-    assert scoring.weight_vector(layout).tolist() == pytest.approx([0.1, 0.1, 0.3, 0.3])
+    scoring = Scoring({COLOUR_HEAD: 0.3, "articleType": 0.1, "gender": 1.0})
+    # per head, only the heads the index's signatures hold
+    assert scoring.agreement_weights(False, layout, layout) == {
+        COLOUR_HEAD: 0.3,
+        "articleType": 0.1,
+    }
     off = scoring.with_match_colour(False)
-    assert off.weight_vector(layout).tolist() == pytest.approx([0.1, 0.1, 0.0, 0.0])
-    assert Scoring({COLOUR_HEAD: 0.3}).with_match_colour(False).weight_vector(layout) is None
-    assert COSINE_ONLY.weight_vector(layout) is None
-    assert scoring.weight_vector(None) is None
-    assert "0.3 × baseColour" in scoring.describe()
-    assert COSINE_ONLY.describe() == "cosine similarity"
+    assert off.agreement_weights(False, layout, layout) == {"articleType": 0.1}
+    assert (
+        Scoring({COLOUR_HEAD: 0.3})
+        .with_match_colour(False)
+        .agreement_weights(False, layout, layout)
+        == {}
+    )
+    assert COSINE_ONLY.agreement_weights(False, layout, layout) == {}
+    assert scoring.agreement_weights(False, None, layout) == {}  # index without signatures
+    other = SignatureLayout((("articleType", ("a", "b")),))
+    assert scoring.agreement_weights(False, layout, other) == {}  # signatures of other heads
+    assert scoring.agreement_weights(False, layout, None) == {}
+    assert "0.3 × baseColour" in describe_weights(scoring.head_weights(False))
+    assert describe_weights({}) == "cosine similarity"
 
 
 def test_colour_weight_brings_the_same_colour_first(tmp_path: Path) -> None:
@@ -142,10 +159,12 @@ def test_colour_weight_brings_the_same_colour_first(tmp_path: Path) -> None:
             2,
             exclude_rows={1},
             signature=label_signatures(toy_heads(), QUERY, index.signature_layout)[0],
-            signature_weights=matching.weight_vector(index.signature_layout),
+            head_weights={COLOUR_HEAD: 0.1},
         )
         assert [row for row, _ in red_only] == [0]
-        assert index.signature(1) is not None and index.signature(1).shape == (4,)
+        # row 1 is "red": its stored signature is what the heads say about its embedding
+        expected = label_signatures(toy_heads(), ITEMS["red"], index.signature_layout)[0]
+        np.testing.assert_allclose(index.signature(1), expected, atol=1e-3)
     finally:
         index.close()
 
@@ -184,16 +203,50 @@ def test_query_signatures_of_another_layout_are_refused(tmp_path: Path) -> None:
                 QUERY / np.linalg.norm(QUERY),
                 2,
                 signature=np.ones(3, np.float32),
-                signature_weights=np.ones(4, np.float32),
+                head_weights={COLOUR_HEAD: 1.0},
             )
     finally:
         index.close()
 
 
-def test_photos_use_their_own_weights() -> None:
+def test_photos_use_their_own_weights(tmp_path: Path) -> None:
     layout = SignatureLayout.from_heads(toy_heads())
     scoring = Scoring({COLOUR_HEAD: 2.0}, photo_weights={})
-    assert scoring.for_query(photo=False) is scoring
-    assert scoring.for_query(photo=True).weight_vector(layout) is None
-    photo = Scoring({COLOUR_HEAD: 2.0}, photo_weights={COLOUR_HEAD: 0.5}).for_query(photo=True)
-    assert photo.weight_vector(layout).tolist() == pytest.approx([0, 0, 0.5, 0.5])
+    assert scoring.agreement_weights(False, layout, layout) == {COLOUR_HEAD: 2.0}
+    assert scoring.agreement_weights(True, layout, layout) == {}
+    photo = Scoring({COLOUR_HEAD: 2.0}, photo_weights={COLOUR_HEAD: 0.5})
+    assert photo.agreement_weights(True, layout, layout) == {COLOUR_HEAD: 0.5}
+    assert scoring.colour_counts(False) and not scoring.colour_counts(True)
+    index = write_toy_index(tmp_path, toy_heads())
+    try:  # the same query ranks by label agreement as a product shot, by the cosine as a photo
+        assert ranking(index, scoring, photo=False) == ["red", "blue"]
+        assert ranking(index, scoring, photo=True) == ["blue", "red"]
+    finally:
+        index.close()
+
+
+def test_the_score_shown_is_the_score_results_are_ordered_by(tmp_path: Path) -> None:
+    """ "red" is second by cosine but first by label agreement: its shown score must be higher."""
+    index = write_toy_index(tmp_path, toy_heads())
+    layout = SignatureLayout.from_heads(toy_heads())
+    try:
+        (ranked,) = rank(
+            index,
+            search_vectors_for(QUERY[None], None),
+            photo=[False],
+            scoring=Scoring({COLOUR_HEAD: 1.0}),
+            k=2,
+            signatures=label_signatures(toy_heads(), QUERY, layout),
+            signature_layout=layout,
+        )
+        first, second = ranked.items
+        assert index.item(first.row).item_id == "red"
+        assert (
+            first.similarity < second.similarity
+        )  # the cosine alone would order them the other way
+        assert 1.0 >= first.score > second.score >= 0.0
+        assert ranked.scoring == "cosine + 1 × baseColour agreement"
+        # scaled by the most agreement can add: cosine + 1 × agreement, over 2
+        assert first.score == pytest.approx((first.similarity + 1.0) / 2, abs=1e-3)
+    finally:
+        index.close()

@@ -21,7 +21,7 @@ from fashion_desktop.core.catalogue import read_catalogue
 from fashion_desktop.core.errors import FashionDesktopError
 from fashion_desktop.core.evaluation import EvaluationReport, FieldScores, ModelComparison
 from fashion_desktop.core.heads import ClassifierHeads
-from fashion_desktop.core.training import (
+from fashion_desktop.core.training.config import (
     BACKBONE_FILE,
     CHECKPOINT_DIR,
     CURVES_FILE,
@@ -32,14 +32,15 @@ from fashion_desktop.core.training import (
     TrainingConfig,
     TrainingError,
     TrainingInterruptedError,
+)
+from fashion_desktop.core.training.curves import draw_training_curves
+from fashion_desktop.core.training.data import (
     build_label_space,
     class_weight_vector,
-    classification_metrics,
-    draw_training_curves,
     hash_split,
     prepare_training_data,
-    train,
 )
+from fashion_desktop.core.training.loop import classification_metrics, train
 
 LABELS = ("articleType", "baseColour", "gender")
 
@@ -329,7 +330,8 @@ def test_evaluate_compare_weights_side_by_side(
 
 # ------------------------------------------------------------------ photo-robust training
 def test_photo_views_pair_each_photo_with_its_clean_item(make_catalogue, tmp_path: Path) -> None:
-    from fashion_desktop.core.training import INSTANCE_OUTPUT, _dataset_class
+    from fashion_desktop.core.training.config import INSTANCE_OUTPUT
+    from fashion_desktop.core.training.dataset import _dataset_class
 
     config = tiny_config(make_catalogue(range(8)), tmp_path / "m", photo_views=0.5)
     data = prepare_training_data(read_catalogue(config.catalogue), config)

@@ -90,6 +90,14 @@ class _Prepared:
     error: str | None = None
 
 
+def _stack_pixels(prepared: Sequence[_Prepared]) -> np.ndarray:
+    """The model batch of decoded items (every one of them has its pixels by now)."""
+    pixels = [p.pixels for p in prepared if p.pixels is not None]
+    if len(pixels) != len(prepared):
+        raise RuntimeError("an item reached the model undecoded")
+    return np.stack(pixels)
+
+
 def resolve_dim(dim: int | str | None, count: int) -> int | None:
     """``auto`` projects only indexes large enough for full vectors to cost real memory."""
     if dim in (None, "full", 0, "0"):
@@ -159,7 +167,7 @@ def build_index(
         if not pending:
             return
         t0 = time.perf_counter()
-        vectors = embedder.embed_batch(np.stack([p.pixels for p in pending]))
+        vectors = embedder.embed_batch(_stack_pixels(pending))
         report.embed_seconds += time.perf_counter() - t0
         for prepared, vector in zip(pending, vectors, strict=True):
             known[prepared.sha256] = vector.astype(np.float16)
@@ -327,7 +335,7 @@ def embed_items(
 
     def flush() -> None:
         if batch:
-            vectors.append(embedder.embed_batch(np.stack([p.pixels for p in batch])))
+            vectors.append(embedder.embed_batch(_stack_pixels(batch)))
             embedded.extend((p.item, p.sha256) for p in batch)
             batch.clear()
 

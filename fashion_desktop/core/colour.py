@@ -55,10 +55,11 @@ def colour_histogram(image: Image.Image, weights: np.ndarray | None = None) -> n
     if max(rgb.size) > SIGNATURE_SIDE:
         scale = SIGNATURE_SIDE / max(rgb.size)
         size = (max(1, round(rgb.width * scale)), max(1, round(rgb.height * scale)))
-        rgb = rgb.resize(size, Image.BILINEAR)
+        rgb = rgb.resize(size, Image.Resampling.BILINEAR)
         if weights is not None:
             weights = np.asarray(
-                Image.fromarray(weights, "F").resize(size, Image.BILINEAR), dtype=np.float32
+                Image.fromarray(weights, "F").resize(size, Image.Resampling.BILINEAR),
+                dtype=np.float32,
             )
     lab = srgb_to_lab(np.asarray(rgb)).reshape(-1, 3)
     w = np.ones(len(lab), np.float32) if weights is None else weights.reshape(-1)

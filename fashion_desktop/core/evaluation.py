@@ -11,18 +11,26 @@ the index's catalogue with a new (e.g. fine-tuned) model and scores both.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from fashion_desktop.core.builder import BuildProgress, embed_items
+from fashion_desktop.core.builder import BuildProgress
 from fashion_desktop.core.catalogue import Catalogue, CatalogueItem
 from fashion_desktop.core.embedder import Embedder
-from fashion_desktop.core.errors import FashionDesktopError
-from fashion_desktop.core.imaging import CropBox
+from fashion_desktop.core.errors import FashionDesktopError, ImageError
+from fashion_desktop.core.imaging import CropBox, load_image
 from fashion_desktop.core.index import EmbeddingIndex, search_vectors_for
+from fashion_desktop.core.localise import (
+    DEFAULT_LOCALISE,
+    EmbeddedQuery,
+    GarmentLocator,
+    embed_query_images,
+)
+from fashion_desktop.core.ranking import describe_rankings, rank
 from fashion_desktop.core.scoring import (
     DEFAULT_SCORING,
     Scoring,
@@ -107,11 +115,8 @@ def score_rankings(
             if not wanted:
                 continue
             relevant_total = totals.get(wanted, 0)
-            if (
-                self_rows is not None
-                and self_rows[q] is not None
-                and values[self_rows[q]] == wanted
-            ):
+            own_row = self_rows[q] if self_rows is not None else None
+            if own_row is not None and values[own_row] == wanted:
                 relevant_total -= 1
             rel = [1.0 if values[row] == wanted else 0.0 for row in ranked[:k]]
             counted += 1
@@ -163,23 +168,9 @@ class QuerySet:
             self.signatures = label_signatures(embedder.heads, self.raw, self.signature_layout)
         return self
 
-    def scoring_inputs(
-        self, index: EmbeddingIndex, scoring: Scoring
-    ) -> tuple[np.ndarray | None, np.ndarray | None]:
-        """(signatures, per-column weights) to rank these queries in ``index``, or Nones."""
-        return _scoring_inputs(index, self.signatures, self.signature_layout, scoring)
 
-
-def _scoring_inputs(
-    index: EmbeddingIndex,
-    signatures: np.ndarray | None,
-    layout: SignatureLayout | None,
-    scoring: Scoring,
-) -> tuple[np.ndarray | None, np.ndarray | None]:
-    weights = scoring.weight_vector(index.signature_layout)
-    if signatures is None or weights is None or layout != index.signature_layout:
-        return None, None
-    return signatures, weights
+#: Query images embedded per model run when a query catalogue is embedded.
+QUERY_BATCH = 32
 
 
 def embed_queries(
@@ -187,78 +178,47 @@ def embed_queries(
     embedder: Embedder,
     progress: Callable[[BuildProgress], None] | None = None,
     *,
-    localise: str = "never",
+    localise: str = DEFAULT_LOCALISE,
 ) -> QuerySet:
-    """Embed a query catalogue; ``localise`` (auto/always/never) crops photos to the garment
-    first (:mod:`fashion_desktop.core.localise`), one image at a time as the search does.
-    ``auto`` with a model that cannot localise (no article-type head) embeds whole images."""
-    from fashion_desktop.core.localise import GarmentLocator
-
-    if localise == "always" or (localise == "auto" and GarmentLocator.supports(embedder)):
-        return _embed_localised(catalogue, embedder, progress, localise)
-    embedded, raw, skipped = embed_items(catalogue.items, embedder, progress)
+    """Embed a query catalogue exactly as the search embeds a query image
+    (:func:`localise.embed_query_images`: the same product-shot decision and localisation,
+    ``localise`` auto/always/never), a batch of images per model run."""
+    locator = GarmentLocator(embedder) if GarmentLocator.supports(embedder) else None
+    started = time.perf_counter()
+    metadata: list[dict[str, str]] = []
+    hashes: list[str] = []
+    ids: list[str] = []
+    embedded: list[EmbeddedQuery] = []
+    skipped: list[tuple[str, str]] = []
+    items = catalogue.items
+    for start in range(0, len(items), QUERY_BATCH):
+        readable = []
+        for item in items[start : start + QUERY_BATCH]:
+            try:
+                readable.append((item, load_image(item.image_path)))
+            except ImageError as error:
+                skipped.append((str(item.image_path), str(error)))
+        if readable:
+            batch = embed_query_images([q.image for _, q in readable], embedder, locator, localise)
+            embedded.extend(batch.queries)
+            metadata.extend(item.metadata for item, _ in readable)
+            hashes.extend(q.sha256 for _, q in readable)
+            ids.extend(item.item_id for item, _ in readable)
+        if progress:
+            done = min(start + QUERY_BATCH, len(items))
+            elapsed = time.perf_counter() - started
+            progress(BuildProgress(done, len(items), len(embedded), 0, len(skipped), elapsed))
     if not embedded:
         raise FashionDesktopError("None of the query images could be read.")
     return QuerySet(
-        [item.metadata for item, _ in embedded],
-        [sha for _, sha in embedded],
-        raw,
+        metadata,
+        hashes,
+        np.stack([e.raw for e in embedded]),
         skipped,
         embedder.identity.fingerprint,
-        [item.item_id for item, _ in embedded],
-        photo=[_is_photo(item.image_path) for item, _ in embedded],
-    ).with_signatures(embedder)
-
-
-def _is_photo(path: Path) -> bool:
-    from fashion_desktop.core.imaging import load_image
-    from fashion_desktop.core.localise import looks_like_product_shot
-
-    return not looks_like_product_shot(load_image(path).image)
-
-
-def _embed_localised(
-    catalogue: Catalogue,
-    embedder: Embedder,
-    progress: Callable[[BuildProgress], None] | None,
-    mode: str,
-) -> QuerySet:
-    import time
-
-    from fashion_desktop.core.errors import ImageError
-    from fashion_desktop.core.imaging import load_image
-    from fashion_desktop.core.localise import GarmentLocator, embed_query
-
-    try:
-        locator = GarmentLocator(embedder)
-    except ValueError as error:
-        raise FashionDesktopError(f"Cannot localise garments: {error}.") from None
-    started = time.perf_counter()
-    metadata, hashes, vectors, ids, boxes, photo = [], [], [], [], [], []
-    skipped: list[tuple[str, str]] = []
-    for done, item in enumerate(catalogue.items, start=1):
-        try:
-            query = load_image(item.image_path)
-        except ImageError as error:
-            skipped.append((str(item.image_path), str(error)))
-        else:
-            result = embed_query(query.image, embedder, locator, mode)
-            metadata.append(item.metadata)
-            hashes.append(query.sha256)
-            vectors.append(result.raw)
-            ids.append(item.item_id)
-            boxes.append(result.box)
-            photo.append(not result.product_shot)
-        if progress:
-            elapsed = time.perf_counter() - started
-            progress(
-                BuildProgress(done, len(catalogue.items), len(vectors), 0, len(skipped), elapsed)
-            )
-    if not vectors:
-        raise FashionDesktopError("None of the query images could be read.")
-    fingerprint = embedder.identity.fingerprint
-    return QuerySet(
-        metadata, hashes, np.stack(vectors), skipped, fingerprint, ids, boxes, photo=photo
+        ids,
+        [e.box for e in embedded],
+        photo=[e.photo for e in embedded],
     ).with_signatures(embedder)
 
 
@@ -271,38 +231,24 @@ def rank_queries(
     rows: Sequence[int] | None = None,
     exclude_own: bool = True,
 ) -> tuple[list[list[int]], str]:
-    """Rank queries as the search does: each query's kind (photo or product shot) picks its
-    weights (:meth:`Scoring.for_query`). ``exclude_own`` leaves out index items whose image is
-    the query's own file. Returns the ranked rows per query and how they were ranked."""
+    """Rank queries through the search's own ranking (:func:`ranking.rank`): each query's kind
+    (photo or product shot) picks its weights. ``exclude_own`` leaves out index items whose
+    image is the query's own file. Returns the ranked rows per query and how they were ranked."""
     rows = list(range(len(queries.raw))) if rows is None else list(rows)
-    vectors = search_vectors_for(queries.raw[rows], index.projection)
     kinds = [bool(queries.photo[r]) if queries.photo else False for r in rows]
-    rankings: list[list[int]] = [[] for _ in rows]
-    described: dict[bool, str] = {}
-    for photo in (False, True):
-        members = [n for n, kind in enumerate(kinds) if kind == photo]
-        if not members:
-            continue
-        kind_scoring = scoring.for_query(photo)
-        signatures, weights = queries.scoring_inputs(index, kind_scoring)
-        exclude = (
-            [index.rows_with_sha256([queries.sha256[rows[n]]]) for n in members]
-            if exclude_own
-            else None
-        )
-        ranked = index.search_many(
-            vectors[members],
-            k,
-            exclude_rows=exclude,
-            signatures=None if signatures is None else signatures[[rows[n] for n in members]],
-            signature_weights=weights,
-        )
-        for n, hits in zip(members, ranked, strict=True):
-            rankings[n] = [row for row, _ in hits]
-        described[photo] = kind_scoring.describe() if weights is not None else "cosine similarity"
-    if len(described) == 2 and described[False] != described[True]:
-        return rankings, f"product shots: {described[False]}; photos: {described[True]}"
-    return rankings, next(iter(described.values()), "cosine similarity")
+    ranked = rank(
+        index,
+        search_vectors_for(queries.raw[rows], index.projection),
+        photo=kinds,
+        scoring=scoring,
+        k=k,
+        signatures=None if queries.signatures is None else queries.signatures[rows],
+        signature_layout=queries.signature_layout,
+        exclude_rows=[index.rows_with_sha256([queries.sha256[r]]) for r in rows]
+        if exclude_own
+        else None,
+    )
+    return [r.rows for r in ranked], describe_rankings(ranked, kinds)
 
 
 def evaluate(
@@ -322,18 +268,22 @@ def evaluate(
         query_meta = [
             {name: index_values[name][row] for name in fields} for row in range(len(index))
         ]
-        exclude = [{row} for row in range(len(index))]
         self_rows: list[int | None] | None = list(range(len(index)))
         skipped: list[tuple[str, str]] = []
         mode = "leave-one-out"
-        signatures, weights = _scoring_inputs(
-            index, index.signatures, index.signature_layout, scoring
+        kinds = [False] * len(index)  # catalogue items are product shots
+        ranked = rank(
+            index,
+            vectors,
+            photo=kinds,
+            scoring=scoring,
+            k=k,
+            signatures=None if index.signatures is None else np.asarray(index.signatures),
+            signature_layout=index.signature_layout,
+            exclude_rows=[{row} for row in range(len(index))],
         )
-        ranked = index.search_many(
-            vectors, k, exclude_rows=exclude, signatures=signatures, signature_weights=weights
-        )
-        rankings = [[row for row, _ in hits] for hits in ranked]
-        described = scoring.describe() if weights is not None else "cosine similarity"
+        rankings = [r.rows for r in ranked]
+        described = describe_rankings(ranked, kinds)
     else:
         if queries.fingerprint != index.model["fingerprint"]:
             raise FashionDesktopError(
@@ -526,11 +476,11 @@ class ModelComparison:
             f"{self.before.index_items:,} items (after: {self.after.index_items:,}), k = {k}",
             head,
         ]
-        for name, old in self.before.fields.items():
-            new = self.after.fields.get(name, FieldScores(name))
+        for name, before in self.before.fields.items():
+            after = self.after.fields.get(name, FieldScores(name))
             row = f"{name:<16}"
             for key, _ in METRICS:
-                a, b = getattr(old, key), getattr(new, key)
+                a, b = getattr(before, key), getattr(after, key)
                 row += f"{a:>14.3f}{b:>8.3f}{b - a:>+8.3f}"
             lines.append(row)
         return "\n".join(lines)

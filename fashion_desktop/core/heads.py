@@ -9,6 +9,7 @@ from __future__ import annotations
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -69,7 +70,7 @@ class ClassifierHeads:
     def save(self, path: str | Path) -> None:
         from fashion_desktop.core.atomic import atomic_file
 
-        arrays: dict[str, np.ndarray] = {}
+        arrays: dict[str, Any] = {}  # np.savez's stubs reject ndarray kwargs
         for head in self.heads.values():
             arrays[f"{head.name}/kernel"] = head.kernel
             arrays[f"{head.name}/bias"] = head.bias

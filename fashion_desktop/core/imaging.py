@@ -122,8 +122,7 @@ def decode_image(data: bytes, name: str = "image") -> Image.Image:
                 raise ImageError(f"{name} has no pixels.")
             image.seek(0)  # animated images: the first frame
             image.load()
-            image = upright(image)
-            return to_rgb(image)
+            return to_rgb(upright(image))
     except ImageError:
         raise
     except UnidentifiedImageError:
@@ -214,7 +213,7 @@ def prepare_for_model(image: Image.Image, crop: CropBox | None = None) -> np.nda
     if max(width, height) > MAX_PAD_SIDE:
         scale = MAX_PAD_SIDE / max(width, height)
         image = image.resize(
-            (max(1, round(width * scale)), max(1, round(height * scale))), Image.BILINEAR
+            (max(1, round(width * scale)), max(1, round(height * scale))), Image.Resampling.BILINEAR
         )
         width, height = image.size
     side = max(width, height)
@@ -223,7 +222,7 @@ def prepare_for_model(image: Image.Image, crop: CropBox | None = None) -> np.nda
         canvas.paste(image, ((side - width) // 2, (side - height) // 2))
         image = canvas
     if image.size != (MODEL_INPUT_SIZE, MODEL_INPUT_SIZE):
-        image = image.resize((MODEL_INPUT_SIZE, MODEL_INPUT_SIZE), Image.BILINEAR)
+        image = image.resize((MODEL_INPUT_SIZE, MODEL_INPUT_SIZE), Image.Resampling.BILINEAR)
     return np.asarray(image, dtype=np.uint8)
 
 

@@ -31,7 +31,8 @@ import numpy as np
 
 from fashion_desktop.core.atomic import write_text_atomic
 from fashion_desktop.core.embedder import EMBEDDING_DIM, ModelIdentity
-from fashion_desktop.core.errors import FashionDesktopError, InvalidIndexError
+from fashion_desktop.core.errors import InvalidIndexError
+from fashion_desktop.core.filters import Filters
 from fashion_desktop.core.heads import ClassifierHeads
 from fashion_desktop.core.scoring import SignatureLayout, label_signatures
 
@@ -47,28 +48,12 @@ SIGNATURES_FILE = "signatures.npy"
 PROJECT_ABOVE_ITEMS = 8192
 DEFAULT_PROJECTED_DIM = 256
 
-#: Filters: field → accepted values (OR within a field, AND across fields).
-Filters = Mapping[str, Collection[str]]
-
 
 def normalise(vectors: np.ndarray) -> np.ndarray:
     """L2-normalise rows (or one vector); zero vectors stay zero."""
     vectors = np.asarray(vectors, dtype=np.float32)
     norms = np.linalg.norm(vectors, axis=-1, keepdims=True)
     return vectors / np.maximum(norms, 1e-12)
-
-
-def normalise_filters(
-    filters: Mapping[str, str | Collection[str]] | None,
-) -> dict[str, frozenset[str]]:
-    if not filters:
-        return {}
-    out: dict[str, frozenset[str]] = {}
-    for field, values in filters.items():
-        accepted = frozenset([values] if isinstance(values, str) else values)
-        if accepted:
-            out[field] = accepted
-    return out
 
 
 #: Rows per block when the PCA accumulates the covariance.
@@ -485,26 +470,19 @@ class EmbeddingIndex:
         }
 
     # ---------------------------------------------------------------------------- search
-    def rows_matching(
-        self, filters: Mapping[str, str | Collection[str]] | None
-    ) -> np.ndarray | None:
+    def rows_matching(self, filters: Filters | None) -> np.ndarray | None:
         """Sorted rows satisfying ``filters`` (None when there is no filter at all)."""
-        normalised = normalise_filters(filters)
-        if not normalised:
+        if not filters:
             return None
-        unknown = sorted(set(normalised) - set(self.fields))
-        if unknown:
-            raise FashionDesktopError(
-                f"Unknown filter field {', '.join(unknown)}; fields are: {', '.join(self.fields)}."
-            )
-        key = tuple(sorted((f, tuple(sorted(v))) for f, v in normalised.items()))
+        filters.check_fields(self.fields)
+        key = filters.key()
         cached = self._filter_cache.get(key)
         if cached is not None:
             self._filter_cache.move_to_end(key)
             return cached
         rows: np.ndarray | None = None
-        for field, values in normalised.items():
-            folded = [v.casefold() for v in values]
+        for field, values in key:
+            folded = list(values)
             placeholders = ",".join("?" * len(folded))
             found = np.array(
                 [
@@ -529,10 +507,10 @@ class EmbeddingIndex:
         query: np.ndarray,
         k: int = 5,
         *,
-        filters: Mapping[str, str | Collection[str]] | None = None,
+        filters: Filters | None = None,
         exclude_rows: Collection[int] = (),
         signature: np.ndarray | None = None,
-        signature_weights: np.ndarray | None = None,
+        head_weights: Mapping[str, float] | None = None,
     ) -> list[tuple[int, float]]:
         """Top ``k`` (row, score) for one normalised search vector (see :meth:`search_many`)."""
         return self.search_many(
@@ -541,7 +519,7 @@ class EmbeddingIndex:
             filters=filters,
             exclude_rows=[exclude_rows],
             signatures=None if signature is None else signature[np.newaxis],
-            signature_weights=signature_weights,
+            head_weights=head_weights,
         )[0]
 
     def search_many(
@@ -549,16 +527,16 @@ class EmbeddingIndex:
         queries: np.ndarray,
         k: int = 5,
         *,
-        filters: Mapping[str, str | Collection[str]] | None = None,
+        filters: Filters | None = None,
         exclude_rows: Sequence[Collection[int]] | None = None,
         signatures: np.ndarray | None = None,
-        signature_weights: np.ndarray | None = None,
+        head_weights: Mapping[str, float] | None = None,
         chunk: int = 256,
     ) -> list[list[tuple[int, float]]]:
         """Exact top-``k`` for many queries; filters restrict the candidates first.
 
-        The score is the cosine, plus the weighted label agreement when the queries'
-        ``signatures`` and per-column ``signature_weights`` are given and the index stores
+        The score is the cosine, plus the label agreement of each head weighted by
+        ``head_weights`` when the queries' ``signatures`` are given and the index stores
         signatures (:mod:`fashion_desktop.core.scoring`). ``exclude_rows[i]`` are rows query
         ``i`` must never return (itself, byte-identical images). Results always hold
         ``min(k, matching items not excluded)`` entries.
@@ -568,7 +546,8 @@ class EmbeddingIndex:
             raise ValueError(
                 f"query has {queries.shape[1]} dimensions, index {self.vectors.shape[1]}"
             )
-        signatures = self._checked_signatures(signatures, signature_weights, len(queries))
+        weights = {h: w for h, w in (head_weights or {}).items() if w}
+        signatures = self._checked_signatures(signatures, len(queries)) if weights else None
         allowed = self.rows_matching(filters)
         matrix = np.asarray(self.vectors)
         blocked = None
@@ -578,10 +557,8 @@ class EmbeddingIndex:
         results: list[list[tuple[int, float]]] = []
         for start in range(0, len(queries), chunk):
             scores = queries[start : start + chunk] @ matrix.T
-            if signatures is not None and signature_weights is not None:
-                scores += self._label_agreement(
-                    signatures[start : start + chunk], signature_weights
-                )
+            if signatures is not None:
+                scores += self._label_agreement(signatures[start : start + chunk], weights)
             if blocked is not None:
                 scores[:, blocked] = -np.inf
             for offset, row_scores in enumerate(scores):
@@ -591,19 +568,15 @@ class EmbeddingIndex:
                 results.append(_top_k(row_scores, k))
         return results
 
-    def _checked_signatures(
-        self, signatures: np.ndarray | None, weights: np.ndarray | None, count: int
-    ) -> np.ndarray | None:
-        if signatures is None or weights is None or self.signatures is None:
+    def _checked_signatures(self, signatures: np.ndarray | None, count: int) -> np.ndarray | None:
+        if signatures is None or self.signatures is None:
             return None
         signatures = np.atleast_2d(np.asarray(signatures, dtype=np.float32))
-        if signatures.shape != (count, self.signatures.shape[1]) or weights.shape != (
-            self.signatures.shape[1],
-        ):
+        if signatures.shape != (count, self.signatures.shape[1]):
             raise ValueError("query signatures do not match the index's signature layout")
         return signatures
 
-    def _label_agreement(self, queries: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    def _label_agreement(self, queries: np.ndarray, weights: Mapping[str, float]) -> np.ndarray:
         """Σ_head weight × min(1, P(same class) / P(query's class agrees with itself)).
 
         Relative to the query's own agreement, so an item the heads see exactly as the query
@@ -612,8 +585,8 @@ class EmbeddingIndex:
         assert self.signatures is not None and self.signature_layout is not None
         stored = np.asarray(self.signatures)
         total = np.zeros((len(queries), len(self)), np.float32)
-        for columns in self.signature_layout.slices().values():
-            weight = float(weights[columns.start])
+        for head, columns in self.signature_layout.slices().items():
+            weight = float(weights.get(head, 0.0))
             if weight == 0:
                 continue
             q = queries[:, columns]

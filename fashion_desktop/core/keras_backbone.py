@@ -11,6 +11,7 @@ import hashlib
 import os
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -52,7 +53,9 @@ def save_weights_bundle(model_weights: list[np.ndarray], names: list[str], path:
     """Write the compact float16 bundle (``np.load(..., allow_pickle=False)``-safe)."""
     from fashion_desktop.core.atomic import atomic_file
 
-    arrays = {f"w{i:04d}": np.asarray(w, dtype=np.float16) for i, w in enumerate(model_weights)}
+    arrays: dict[str, Any] = {
+        f"w{i:04d}": np.asarray(w, dtype=np.float16) for i, w in enumerate(model_weights)
+    }
     arrays["names"] = np.array(names, dtype=str)
     arrays["format"] = np.array(BUNDLE_FORMAT)
     with atomic_file(path, "wb") as handle:

@@ -12,12 +12,15 @@ The feature map is the embedder's own second output: no second model is loaded.
 
 from __future__ import annotations
 
+import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 from PIL import Image, ImageDraw
 
 from fashion_desktop.core.embedder import Embedder
+from fashion_desktop.core.errors import FashionDesktopError
 from fashion_desktop.core.imaging import MODEL_INPUT_SIZE, CropBox, prepare_for_model
 
 #: A border this uniform (share of border pixels near its median colour) is a product shot.
@@ -38,7 +41,7 @@ def looks_like_product_shot(image: Image.Image) -> bool:
     small = image.convert("RGB")
     if max(small.size) > 128:
         small = small.copy()
-        small.thumbnail((128, 128), Image.BILINEAR)
+        small.thumbnail((128, 128), Image.Resampling.BILINEAR)
     rgb = np.asarray(small, dtype=np.int16)
     border = np.concatenate([rgb[0], rgb[-1], rgb[:, 0], rgb[:, -1]])
     colour = np.median(border, axis=0)
@@ -78,7 +81,7 @@ def cam_box(
     cam = cam - cam.min()
     cam = cam / cam.max() if cam.max() > 0 else np.ones_like(cam)
     upsampled = np.asarray(
-        Image.fromarray(cam, "F").resize((grid, grid), Image.BILINEAR), dtype=np.float32
+        Image.fromarray(cam, "F").resize((grid, grid), Image.Resampling.BILINEAR), dtype=np.float32
     )
     above = upsampled >= threshold
     if peak_only and above.any():
@@ -153,8 +156,13 @@ class GarmentLocator:
         return Localisation(box, frame.astype(np.float32), scaled.astype(np.float32))
 
 
+class LocalisationError(FashionDesktopError):
+    """Localisation was asked for with a model that cannot localise."""
+
+
 #: When to localise: ``auto`` only for images that are not a product shot.
 LOCALISE_MODES = ("auto", "always", "never")
+DEFAULT_LOCALISE = "auto"
 
 
 def should_localise(mode: str, product_shot: bool) -> bool:
@@ -166,34 +174,67 @@ def should_localise(mode: str, product_shot: bool) -> bool:
 
 
 @dataclass(frozen=True)
-class LocalisedEmbedding:
-    """A query's raw embedding, the box that was searched (None: the whole image) and whether it
-    looked like a product shot."""
+class EmbeddedQuery:
+    """A query image's raw embedding, the box localisation searched (None: the image as given)
+    and its kind: a photo, or a product on a plain background (what its ranking weights
+    depend on)."""
 
     raw: np.ndarray
     box: CropBox | None
-    product_shot: bool
+    photo: bool
 
 
-def embed_query(
-    image: Image.Image,
+@dataclass(frozen=True)
+class EmbeddedBatch:
+    queries: list[EmbeddedQuery]
+    #: Milliseconds per image spent localising, preparing pixels and running the model.
+    timings_ms: dict[str, float]
+
+
+def embed_query_images(
+    images: Sequence[Image.Image],
     embedder: Embedder,
     locator: GarmentLocator | None,
     mode: str = "auto",
-    *,
-    fuse: bool = False,
-) -> LocalisedEmbedding:
-    """Embed one query image, localising the garment first when ``mode`` asks for it.
+    crop: CropBox | None = None,
+) -> EmbeddedBatch:
+    """Embed query images as the search does — the one place that decides what the model sees.
 
-    ``fuse`` averages the crop's and the whole frame's normalised embeddings instead of using
-    the crop alone.
+    A user's ``crop`` applies to every image and turns localisation off; otherwise ``mode``
+    (auto/always/never, :func:`should_localise`) crops images to the garment found by
+    ``locator`` (None: a model that cannot localise, images are embedded whole). The model runs
+    once over the whole batch.
     """
-    product_shot = looks_like_product_shot(image)
-    if not should_localise(mode, product_shot) or locator is None:
-        return LocalisedEmbedding(embedder.embed_one(prepare_for_model(image)), None, product_shot)
-    found = locator.locate(image)
-    crop = embedder.embed_one(prepare_for_model(image, found.box))
-    if fuse:
-        unit = lambda v: v / max(float(np.linalg.norm(v)), 1e-12)  # noqa: E731
-        crop = unit(unit(crop) + unit(found.frame_embedding))
-    return LocalisedEmbedding(crop.astype(np.float32), found.box, product_shot)
+    if not images:
+        return EmbeddedBatch([], {})
+    if mode == "always" and crop is None and locator is None:
+        raise LocalisationError(
+            "Cannot localise garments: the model has no article-type classifier head."
+        )
+    t0 = time.perf_counter()
+    photos = [not looks_like_product_shot(image) for image in images]
+    found: list[CropBox | None] = [
+        locator.locate(image).box
+        if crop is None and locator is not None and should_localise(mode, not photo)
+        else None
+        for image, photo in zip(images, photos, strict=True)
+    ]
+    boxes = [crop] * len(images) if crop is not None else found
+    t1 = time.perf_counter()
+    pixels = np.stack(
+        [prepare_for_model(image, box) for image, box in zip(images, boxes, strict=True)]
+    )
+    t2 = time.perf_counter()
+    raw = embedder.embed_batch(pixels)
+    t3 = time.perf_counter()
+    per_image = 1000 / len(images)
+    timings = {"prepare": (t2 - t1) * per_image, "embed": (t3 - t2) * per_image}
+    if any(box is not None for box in found):
+        timings = {"localise": (t1 - t0) * per_image} | timings
+    return EmbeddedBatch(
+        [
+            EmbeddedQuery(np.asarray(r, np.float32), box, photo)
+            for r, box, photo in zip(raw, found, photos, strict=True)
+        ],
+        timings,
+    )

@@ -128,7 +128,9 @@ def _muted(rng: np.random.Generator) -> tuple[int, int, int]:
 def _smooth_noise(rng: np.random.Generator, size: tuple[int, int], cells: int) -> np.ndarray:
     """Low-frequency noise in 0..1, (h, w) float32: random values on a coarse grid, upsampled."""
     grid = rng.random((max(2, cells), max(2, cells))).astype(np.float32)
-    return np.asarray(Image.fromarray(grid, "F").resize(size, Image.BICUBIC), dtype=np.float32)
+    return np.asarray(
+        Image.fromarray(grid, "F").resize(size, Image.Resampling.BICUBIC), dtype=np.float32
+    )
 
 
 def _gradient(rng: np.random.Generator, size: tuple[int, int]) -> np.ndarray:
@@ -252,7 +254,7 @@ def _warp(image: Image.Image, rng: np.random.Generator, strength: float) -> Imag
     shift = [(x - min(xs), y - min(ys)) for x, y in jitter]
     size = (max(1, round(max(xs) - min(xs))), max(1, round(max(ys) - min(ys))))
     coeffs = perspective_coefficients(corners, shift)
-    return image.transform(size, Image.PERSPECTIVE, coeffs, Image.BICUBIC)
+    return image.transform(size, Image.Transform.PERSPECTIVE, coeffs, Image.Resampling.BICUBIC)
 
 
 def _garment_layer(product: Image.Image, rng: np.random.Generator, scene: str) -> Image.Image:
@@ -262,10 +264,10 @@ def _garment_layer(product: Image.Image, rng: np.random.Generator, scene: str) -
         layer = layer.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
     # Upsample first so that warping and rotating a 60 × 80 image keeps its detail.
     scale = 4
-    layer = layer.resize((layer.width * scale, layer.height * scale), Image.BICUBIC)
+    layer = layer.resize((layer.width * scale, layer.height * scale), Image.Resampling.BICUBIC)
     layer = _warp(layer, rng, rng.uniform(0.0, 0.12))
     max_angle = 35 if scene == "flat" else 15
-    layer = layer.rotate(rng.uniform(-max_angle, max_angle), Image.BICUBIC, expand=True)
+    layer = layer.rotate(rng.uniform(-max_angle, max_angle), Image.Resampling.BICUBIC, expand=True)
     bbox = layer.getchannel("A").point(lambda a: 255 if a > 24 else 0).getbbox()
     return layer.crop(bbox) if bbox else layer
 
@@ -342,7 +344,7 @@ def _paste_distractors(
         layer = cut_out(product)
         height = int((y1 - y0) * rng.uniform(0.6, 1.1))
         width = max(1, int(layer.width * height / max(1, layer.height)))
-        layer = layer.resize((width, max(1, height)), Image.BICUBIC)
+        layer = layer.resize((width, max(1, height)), Image.Resampling.BICUBIC)
         side = rng.choice([-1, 1])
         overlap = rng.uniform(0.0, 0.35) * width
         x = int(x0 - width + overlap) if side < 0 else int(x1 - overlap)
@@ -403,7 +405,9 @@ def _camera(image: Image.Image, rng: np.random.Generator) -> tuple[Image.Image, 
     if rng.random() < 0.35:  # a low-resolution webcam, upscaled by the software
         factor = rng.uniform(0.3, 0.6)
         small = (max(16, int(out.width * factor)), max(16, int(out.height * factor)))
-        out = out.resize(small, Image.BILINEAR).resize(image.size, Image.BILINEAR)
+        out = out.resize(small, Image.Resampling.BILINEAR).resize(
+            image.size, Image.Resampling.BILINEAR
+        )
     return out, blur < 0.75
 
 
@@ -466,7 +470,8 @@ def simulate_photo(
     share = float(rng.uniform(*fraction))
     scale = share * min(width / layer.width, height / layer.height)
     layer = layer.resize(
-        (max(2, round(layer.width * scale)), max(2, round(layer.height * scale))), Image.BICUBIC
+        (max(2, round(layer.width * scale)), max(2, round(layer.height * scale))),
+        Image.Resampling.BICUBIC,
     )
     x = int(rng.uniform(0, max(1, width - layer.width)))
     y = int(rng.uniform(0, max(1, height - layer.height)))
@@ -512,8 +517,12 @@ def simulate_photo(
         ]
         coeffs = perspective_coefficients(moved, corners)
         fill = tuple(int(v) for v in rng.integers(0, 120, 3))
-        rgb = rgb.transform(size, Image.PERSPECTIVE, coeffs, Image.BICUBIC, fillcolor=fill)
-        mask = mask.transform(size, Image.PERSPECTIVE, coeffs, Image.BILINEAR, fillcolor=0)
+        rgb = rgb.transform(
+            size, Image.Transform.PERSPECTIVE, coeffs, Image.Resampling.BICUBIC, fillcolor=fill
+        )
+        mask = mask.transform(
+            size, Image.Transform.PERSPECTIVE, coeffs, Image.Resampling.BILINEAR, fillcolor=0
+        )
     if scene == "lookbook":  # halftone screen and print gamut: a faint moiré, less saturation
         pixels = np.asarray(rgb, dtype=np.float32)
         yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)

@@ -79,54 +79,51 @@ def label_signatures(
 class Scoring:
     """Per-head weights of label agreement added to the cosine; all zero = cosine alone.
 
+    Product shots and photos have their own weights (the heads read the two differently);
     ``match_colour`` off zeroes the colour head's weight (the "Match colour" switch).
     """
 
     weights: Mapping[str, float] = field(default_factory=dict)
     match_colour: bool = True
-    #: Weights for photos (queries that are not a product on a plain background): the heads
-    #: misjudge photos, and label agreement there lowered exact-item recall (BENCHMARKS.md).
+    #: Weights for photos (queries that are not a product on a plain background).
     photo_weights: Mapping[str, float] = field(default_factory=dict)
 
-    def for_query(self, photo: bool) -> Scoring:
-        """The scoring of a product shot (as is) or of a photo (its photo weights)."""
-        return replace(self, weights=self.photo_weights) if photo else self
-
-    def effective(self) -> dict[str, float]:
+    def head_weights(self, photo: bool) -> dict[str, float]:
+        """The non-zero weight of each head for a query of this kind (photo or product shot)."""
+        chosen = self.photo_weights if photo else self.weights
         return {
-            head: (0.0 if head == COLOUR_HEAD and not self.match_colour else float(weight))
-            for head, weight in self.weights.items()
+            head: float(weight)
+            for head, weight in chosen.items()
+            if weight and (head != COLOUR_HEAD or self.match_colour)
         }
+
+    def agreement_weights(
+        self,
+        photo: bool,
+        index_layout: SignatureLayout | None,
+        query_layout: SignatureLayout | None,
+    ) -> dict[str, float]:
+        """The head weights that apply to a query of this kind in an index: empty (the cosine
+        alone) unless the index stores signatures and the query's come from the same heads."""
+        if index_layout is None or query_layout != index_layout:
+            return {}
+        names = set(index_layout.names)
+        return {head: w for head, w in self.head_weights(photo).items() if head in names}
 
     def with_match_colour(self, on: bool) -> Scoring:
         return replace(self, match_colour=on)
 
-    def weight_vector(self, layout: SignatureLayout | None) -> np.ndarray | None:
-        """Per signature column, its head's weight; None when nothing would change the cosine."""
-        if layout is None:
-            return None
-        weights = self.effective()
-        if not any(weights.get(name, 0.0) for name in layout.names):
-            return None
-        return np.concatenate(
-            [
-                np.full(len(classes), weights.get(name, 0.0), np.float32)
-                for name, classes in layout.heads
-            ]
-        )
+    def colour_counts(self, photo: bool) -> bool:
+        """Whether the "Match colour" switch changes the ranking of a query of this kind."""
+        chosen = self.photo_weights if photo else self.weights
+        return bool(chosen.get(COLOUR_HEAD, 0.0))
 
-    def total_weight(self, layout: SignatureLayout | None) -> float:
-        """The most label agreement can add to a score (every head of ``layout`` agreeing)."""
-        if layout is None:
-            return 0.0
-        weights = self.effective()
-        return float(sum(weights.get(name, 0.0) for name in layout.names))
 
-    def describe(self) -> str:
-        active = {h: w for h, w in self.effective().items() if w}
-        if not active:
-            return "cosine similarity"
-        return "cosine + " + " + ".join(f"{w:g} × {h} agreement" for h, w in active.items())
+def describe_weights(weights: Mapping[str, float]) -> str:
+    """How results were ranked: ``cosine + 2 × articleType agreement + ...``."""
+    if not weights:
+        return "cosine similarity"
+    return "cosine + " + " + ".join(f"{w:g} × {h} agreement" for h, w in weights.items())
 
 
 GENDER_HEAD = "gender"

@@ -12,7 +12,7 @@ the cosine with the heads' label agreement (:mod:`fashion_desktop.core.scoring`)
 from __future__ import annotations
 
 import time
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,19 +20,20 @@ import numpy as np
 
 from fashion_desktop.core.embedder import Embedder
 from fashion_desktop.core.errors import FashionDesktopError
+from fashion_desktop.core.filters import Filters
 from fashion_desktop.core.heads import Predictions
-from fashion_desktop.core.imaging import CropBox, QueryImage, prepare_for_model
+from fashion_desktop.core.imaging import CropBox, QueryImage
 from fashion_desktop.core.index import EmbeddingIndex, normalise, search_vectors_for
 from fashion_desktop.core.localise import (
+    DEFAULT_LOCALISE,
     LOCALISE_MODES,
     GarmentLocator,
-    looks_like_product_shot,
-    should_localise,
+    embed_query_images,
 )
+from fashion_desktop.core.ranking import rank
 from fashion_desktop.core.scoring import DEFAULT_SCORING, Scoring, label_signatures
 
 DEFAULT_K = 5
-FilterSpec = Mapping[str, str | Collection[str]]
 
 
 @dataclass(frozen=True)
@@ -43,8 +44,8 @@ class SearchHit:
     image_path: Path
     metadata: dict[str, str]
     row: int
-    #: The embeddings' cosine (1.0 = the same picture); ``score`` also counts label agreement
-    #: and is what the results are ordered by.
+    #: The embeddings' cosine (1.0 = the same picture); ``score`` (0..1) also counts label
+    #: agreement and is what the results are ordered by and what users are shown.
     similarity: float = 0.0
 
     def to_json(self) -> dict:
@@ -109,7 +110,7 @@ class SearchEngine:
         embedder: Embedder | None = None,
         *,
         scoring: Scoring = DEFAULT_SCORING,
-        localise: str = "auto",
+        localise: str = DEFAULT_LOCALISE,
     ) -> None:
         if localise not in LOCALISE_MODES:
             raise ValueError(f"localise must be one of {LOCALISE_MODES}, not {localise!r}")
@@ -145,7 +146,7 @@ class SearchEngine:
         images: Sequence[QueryImage],
         *,
         k: int = DEFAULT_K,
-        filters: FilterSpec | None = None,
+        filters: Filters | None = None,
         blend: bool = False,
         crop: CropBox | None = None,
         scoring: Scoring | None = None,
@@ -161,57 +162,39 @@ class SearchEngine:
         embedder = self._require_embedder()
         mode = self.localise if localise is None else localise
         scoring = self.scoring if scoring is None else scoring
-        t0 = time.perf_counter()
-        photos = [not looks_like_product_shot(q.image) for q in images]
-        locator = None if crop is not None or mode == "never" else self.garment_locator()
-        if locator is None:
-            boxes: list[CropBox | None] = [crop] * len(images)
-            found: list[CropBox | None] = [None] * len(images)
-        else:
-            found = [
-                locator.locate(q.image).box if should_localise(mode, not photo) else None
-                for q, photo in zip(images, photos, strict=True)
-            ]
-            boxes = list(found)
-        t1 = time.perf_counter()
-        pixels = np.stack(
-            [prepare_for_model(q.image, box) for q, box in zip(images, boxes, strict=True)]
-        )
-        t2 = time.perf_counter()
-        raw = embedder.embed_batch(pixels)
-        t3 = time.perf_counter()
-        per_image = {
-            "localise": (t1 - t0) * 1000 / len(images),
-            "prepare": (t2 - t1) * 1000 / len(images),
-            "embed": (t3 - t2) * 1000 / len(images),
-        }
+        locator = None if crop is not None else self.garment_locator()
+        batch = embed_query_images([q.image for q in images], embedder, locator, mode, crop)
+        embedded = batch.queries
+        groups: list[tuple[str, np.ndarray, np.ndarray, list[str], CropBox | None, bool]]
         if blend:
             label = " + ".join(q.label for q in images)
+            raw = np.stack([e.raw for e in embedded])
             unit = normalise(normalise(raw).mean(axis=0))
-            raw_for_heads = raw.mean(axis=0)
-            groups = [(label, unit, raw_for_heads, [q.sha256 for q in images], None, any(photos))]
+            photo = any(e.photo for e in embedded)
+            groups = [(label, unit, raw.mean(axis=0), [q.sha256 for q in images], None, photo)]
         else:
             groups = [
-                (q.label, normalise(r), r, [q.sha256], box, photo)
-                for q, r, box, photo in zip(images, raw, found, photos, strict=True)
+                (q.label, normalise(e.raw), e.raw, [q.sha256], e.box, e.photo)
+                for q, e in zip(images, embedded, strict=True)
             ]
         responses = []
         for label, unit, raw_vector, hashes, box, photo in groups:
-            response = self._search_vector(
+            response = self._rank_one(
                 label,
                 self._to_index_space(unit),
                 self.query_signature(raw_vector),
+                photo=photo,
                 k=k,
                 filters=filters,
                 exclude_rows=self.index.rows_with_sha256(hashes),
-                scoring=scoring.for_query(photo),
+                scoring=scoring,
             )
-            response.photo = photo
-            response.timings_ms = {
-                name: ms * len(hashes) for name, ms in per_image.items() if name != "localise"
-            } | response.timings_ms
-            if box is not None:
-                response.timings_ms = {"localise": per_image["localise"]} | response.timings_ms
+            timings = {
+                name: ms * len(hashes)
+                for name, ms in batch.timings_ms.items()
+                if name != "localise" or box is not None
+            }
+            response.timings_ms = timings | response.timings_ms
             response.found_box = box
             response.predicted = embedder.predict(raw_vector)
             responses.append(response)
@@ -230,7 +213,7 @@ class SearchEngine:
         item_id: str,
         *,
         k: int = DEFAULT_K,
-        filters: FilterSpec | None = None,
+        filters: Filters | None = None,
         scoring: Scoring | None = None,
     ) -> SearchResponse:
         """ "More like this": search from an item's stored vector, without running the model."""
@@ -239,10 +222,11 @@ class SearchEngine:
             raise FashionDesktopError(f"No item with id {item_id} in this index.")
         item = self.index.item(row)
         exclude = {row} | self.index.rows_with_sha256([item.sha256])
-        return self._search_vector(
+        return self._rank_one(
             f"more like {item_id}",
             self.index.vector(row),
             self.index.signature(row),
+            photo=False,  # a catalogue item is a product shot
             k=k,
             filters=filters,
             exclude_rows=exclude,
@@ -256,25 +240,23 @@ class SearchEngine:
         signature: np.ndarray | None = None,
         label: str = "query",
         k: int = DEFAULT_K,
-        filters: FilterSpec | None = None,
+        filters: Filters | None = None,
         exclude_rows: Collection[int] = (),
         scoring: Scoring | None = None,
         photo: bool = False,
     ) -> SearchResponse:
         """Search again from a vector (and signature) returned earlier, e.g. with new filters;
         ``photo`` as the original response said."""
-        scoring = (self.scoring if scoring is None else scoring).for_query(photo)
-        response = self._search_vector(
+        return self._rank_one(
             label,
             vector,
             signature,
+            photo=photo,
             k=k,
             filters=filters,
             exclude_rows=exclude_rows,
             scoring=scoring,
         )
-        response.photo = photo
-        return response
 
     # ---------------------------------------------------------------------------- internals
     def _require_embedder(self) -> Embedder:
@@ -287,56 +269,53 @@ class SearchEngine:
     def _to_index_space(self, unit: np.ndarray) -> np.ndarray:
         return search_vectors_for(unit[np.newaxis], self.index.projection)[0]
 
-    def _search_vector(
+    def _rank_one(
         self,
         label: str,
         vector: np.ndarray,
         signature: np.ndarray | None,
         *,
+        photo: bool,
         k: int,
-        filters: FilterSpec | None,
+        filters: Filters | None,
         exclude_rows: Collection[int],
         scoring: Scoring | None,
     ) -> SearchResponse:
         if k < 1:
             raise FashionDesktopError("k must be at least 1.")
-        scoring = self.scoring if scoring is None else scoring
-        weights = scoring.weight_vector(self.index.signature_layout)
-        if signature is None:
-            weights = None
         t0 = time.perf_counter()
-        ranked = self.index.search(
-            vector,
-            k,
+        (ranked,) = rank(
+            self.index,
+            vector[np.newaxis],
+            photo=[photo],
+            scoring=self.scoring if scoring is None else scoring,
+            k=k,
+            signatures=None if signature is None else signature[np.newaxis],
+            signature_layout=self.index.signature_layout,
             filters=filters,
-            exclude_rows=exclude_rows,
-            signature=signature,
-            signature_weights=weights,
+            exclude_rows=[exclude_rows],
         )
         t1 = time.perf_counter()
-        rows = [row for row, _ in ranked]
-        items = self.index.items(rows)
-        # Label agreement adds up to sum(weights): scale the score back to 0..1.
-        scale = (
-            1.0 + scoring.total_weight(self.index.signature_layout) if weights is not None else 1.0
-        )
-        cosines = np.asarray(self.index.vectors[rows]) @ vector if rows else np.empty(0)
+        items = self.index.items(ranked.rows)
         hits = [
             SearchHit(
                 rank,
                 item.item_id,
-                score / scale,
+                found.score,
                 item.image_path,
                 item.metadata,
                 item.row,
-                float(cosine),
+                found.similarity,
             )
-            for rank, (item, (_, score), cosine) in enumerate(
-                zip(items, ranked, cosines, strict=True), start=1
-            )
+            for rank, (item, found) in enumerate(zip(items, ranked.items, strict=True), start=1)
         ]
         timings = {"search": (t1 - t0) * 1000, "lookup": (time.perf_counter() - t1) * 1000}
-        described = scoring.describe() if weights is not None else "cosine similarity"
         return SearchResponse(
-            label, hits, timings, vector=vector, signature=signature, scoring=described
+            label,
+            hits,
+            timings,
+            vector=vector,
+            signature=signature,
+            scoring=ranked.scoring,
+            photo=photo,
         )

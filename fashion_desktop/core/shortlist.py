@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Literal
 
 from fashion_desktop.core.atomic import write_text_atomic
 from fashion_desktop.core.errors import FashionDesktopError
@@ -196,7 +197,7 @@ class _Transaction:
         self._db.execute("BEGIN")
         return self._db
 
-    def __exit__(self, kind, error, _traceback) -> bool:
+    def __exit__(self, kind, error, _traceback) -> Literal[False]:
         if kind is None:
             self._db.commit()
             return False

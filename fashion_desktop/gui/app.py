@@ -10,17 +10,22 @@ import argparse
 import contextlib
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, QTimer
 from PySide6.QtWidgets import QApplication
 
 from fashion_desktop.core.errors import FashionDesktopError
+from fashion_desktop.core.filters import Filters
 from fashion_desktop.core.shortlist import ShortlistStore
 from fashion_desktop.gui.icons import icon
 from fashion_desktop.gui.main_window import MainWindow
 from fashion_desktop.gui.settings import ORGANIZATION, AppSettings
 from fashion_desktop.gui.worker import EmbedderFactory
 from fashion_desktop.resources import APP_NAME, demo_index_path, resource_path, user_data_dir
+
+if TYPE_CHECKING:
+    from fashion_desktop.gui.kiosk import KioskWindow
 
 STYLESHEET = ("styles", "light.qss")
 SCREENSHOT_TIMEOUT_S = 240
@@ -81,10 +86,9 @@ def build_window(
     embedder_factory: EmbedderFactory | None = None,
 ) -> MainWindow:
     """The main window for command-line ``args`` (not yet shown or started)."""
-    from fashion_desktop.cli import parse_filters
-
     settings = settings or AppSettings()
-    filters = parse_filters(args.filter) if getattr(args, "filter", None) else None
+    given = getattr(args, "filter", None)
+    filters = Filters.parse(given) if given else None  # None: the saved filters
     store, store_problem = open_shortlists()
     window = MainWindow(
         settings=settings,
@@ -103,7 +107,7 @@ class ScreenshotRun(QObject):
 
     def __init__(
         self,
-        window: MainWindow,
+        window: MainWindow | KioskWindow,
         output: Path,
         *,
         expect_results: bool,
@@ -160,7 +164,9 @@ class ScreenshotRun(QObject):
         if allow_exit is not None:  # a kiosk only closes when told it may
             allow_exit()
         self.window.close()
-        QApplication.instance().exit(code)
+        app = QApplication.instance()
+        assert app is not None
+        app.exit(code)
 
 
 def run_app(args: argparse.Namespace) -> int:
@@ -179,7 +185,7 @@ def run_app(args: argparse.Namespace) -> int:
 
 def _start_and_run(
     app: QApplication,
-    window: MainWindow,
+    window: MainWindow | KioskWindow,
     args: argparse.Namespace,
     screenshot: ScreenshotRun | None,
 ) -> int:

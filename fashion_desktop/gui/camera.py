@@ -18,11 +18,15 @@ import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QImage, QImageReader, QPainter
 
 from fashion_desktop.gui.worker import QuerySource
+
+if TYPE_CHECKING:
+    from PySide6.QtMultimedia import QCamera
 
 FAKE_CAMERA_ENV = "FASHION_DESKTOP_FAKE_CAMERA"
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp"}
@@ -137,7 +141,7 @@ class CameraFrameSource(FrameSource):
         self._sink = QVideoSink(self)
         self._session.setVideoSink(self._sink)
         self._sink.videoFrameChanged.connect(self._on_frame)
-        self._camera = None
+        self._camera: QCamera | None = None
         self._camera_id: str | None = None
         self._wanted = False
         self._got_frame = False
@@ -193,6 +197,7 @@ class CameraFrameSource(FrameSource):
         from PySide6.QtWidgets import QApplication
 
         app = QApplication.instance()
+        assert app is not None
         permission = QCameraPermission()
         status = app.checkPermission(permission)
         if status == Qt.PermissionStatus.Granted:
@@ -235,7 +240,7 @@ class CameraFrameSource(FrameSource):
             camera.errorOccurred.disconnect(self._on_camera_error)
             camera.activeChanged.disconnect(self._on_active_changed)
             camera.stop()
-            self._session.setCamera(None)
+            self._session.setCamera(None)  # type: ignore[arg-type]  # stubs: Qt takes nullptr (detach)
             camera.deleteLater()
         if was:
             self.active_changed.emit(False)
@@ -407,8 +412,10 @@ def stage_in_frame(image: QImage, size: QSize = STAGED_FRAME_SIZE) -> QImage:
     16:9 frame on a soft grey backdrop (small catalogue photos are scaled up like a close-up)."""
     frame = QImage(size, QImage.Format.Format_RGB32)
     frame.fill(QColor("#d9dde3"))
-    target = image.size().scaled(size * 0.7, Qt.KeepAspectRatio)
-    scaled = image.scaled(target, Qt.KeepAspectRatio, Qt.SmoothTransformation)
+    target = image.size().scaled(size * 0.7, Qt.AspectRatioMode.KeepAspectRatio)
+    scaled = image.scaled(
+        target, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation
+    )
     painter = QPainter(frame)
     painter.drawImage(
         (size.width() - scaled.width()) // 2, (size.height() - scaled.height()) // 2, scaled

@@ -35,7 +35,7 @@ class FramePreview(QWidget):
         super().__init__(parent)
         self.setObjectName("FramePreview")
         self.setMinimumSize(320, 240)
-        self.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Expanding)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self.frame: QImage | None = None
         self._message = ""
         self._icon = "camera"
@@ -62,8 +62,8 @@ class FramePreview(QWidget):
 
     def paintEvent(self, _event) -> None:  # noqa: N802
         painter = QPainter(self)
-        painter.setRenderHint(QPainter.Antialiasing)
-        painter.setRenderHint(QPainter.SmoothPixmapTransform)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
         bounds = QRectF(self.rect())
         clip = QPainterPath()
         clip.addRoundedRect(bounds, 16, 16)
@@ -76,16 +76,16 @@ class FramePreview(QWidget):
             self._paint_message(painter, bounds)
         if self._badge:
             font = QFont(self.font())
-            font.setWeight(QFont.DemiBold)
+            font.setWeight(QFont.Weight.DemiBold)
             painter.setFont(font)
             width = painter.fontMetrics().horizontalAdvance(self._badge) + 28
             height = painter.fontMetrics().height() + 14
             pill = QRectF(bounds.center().x() - width / 2, bounds.top() + 16, width, height)
-            painter.setPen(Qt.NoPen)
+            painter.setPen(Qt.PenStyle.NoPen)
             painter.setBrush(QColor(15, 23, 42, 200))
             painter.drawRoundedRect(pill, height / 2, height / 2)
             painter.setPen(QColor("#ffffff"))
-            painter.drawText(pill, Qt.AlignCenter, self._badge)
+            painter.drawText(pill, Qt.AlignmentFlag.AlignCenter, self._badge)
 
     def _paint_message(self, painter: QPainter, bounds: QRectF) -> None:
         side = max(40, min(96, int(bounds.height() / 6)))
@@ -97,7 +97,11 @@ class FramePreview(QWidget):
         font.setPointSizeF(font.pointSizeF() * 1.1)
         painter.setFont(font)
         text_rect = QRectF(bounds.left() + 40, centre.y() + 4, bounds.width() - 80, bounds.height())
-        painter.drawText(text_rect, Qt.AlignHCenter | Qt.AlignTop | Qt.TextWordWrap, self._message)
+        painter.drawText(
+            text_rect,
+            Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop | Qt.TextFlag.TextWordWrap,
+            self._message,
+        )
 
 
 class CaptureView(QWidget):
@@ -291,9 +295,9 @@ class CaptureView(QWidget):
         self.state_changed.emit(state)
 
     def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802
-        if event.key() == Qt.Key_Space and self.state == "live":
+        if event.key() == Qt.Key.Key_Space and self.state == "live":
             self.capture()
-        elif event.key() in (Qt.Key_Return, Qt.Key_Enter) and self.state == "captured":
+        elif event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter) and self.state == "captured":
             self.use()
         else:
             super().keyPressEvent(event)

@@ -70,7 +70,7 @@ def _render_png(entries: list[ShortlistEntry], client: str) -> bytes:
         painter.end()
     buffer = QBuffer()
     buffer.open(QIODevice.OpenModeFlag.WriteOnly)
-    if not image.save(buffer, "PNG"):
+    if not image.save(buffer, "PNG"):  # type: ignore[call-overload]  # stubs: bytes, PySide6: str only
         raise ShortlistError("The contact sheet could not be encoded as PNG.")
     return bytes(buffer.data().data())
 
@@ -114,16 +114,17 @@ def _paint_sheet(
     page_count: int,
     cell_height: float,
 ) -> None:
-    painter.setRenderHint(QPainter.Antialiasing)
-    painter.setRenderHint(QPainter.SmoothPixmapTransform)
+    painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+    painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
     margin = 70.0
     content = page.adjusted(margin, margin, -margin, -margin)
     title_font = QFont("DejaVu Sans")
     title_font.setPixelSize(40)
-    title_font.setWeight(QFont.Bold)
+    title_font.setWeight(QFont.Weight.Bold)
     painter.setFont(title_font)
     painter.setPen(QColor("#0f172a"))
-    painter.drawText(content.left(), content.top() + 40, f"Shortlist for {client}")
+    # int(): the int overloads PySide6 picked for these float coordinates (truncated)
+    painter.drawText(int(content.left()), int(content.top() + 40), f"Shortlist for {client}")
     small = QFont("DejaVu Sans")
     small.setPixelSize(18)
     painter.setFont(small)
@@ -132,12 +133,13 @@ def _paint_sheet(
     subtitle = f"{len(entries)} item{'s' if len(entries) != 1 else ''} · {stamp} · Fashion Desktop"
     if page_count > 1:
         subtitle += f" · page {page_number} of {page_count}"
-    painter.drawText(content.left(), content.top() + 76, subtitle)
+    painter.drawText(int(content.left()), int(content.top() + 76), subtitle)
     painter.setPen(QPen(QColor("#e2e8f0"), 2))
-    painter.drawLine(content.left(), content.top() + 100, content.right(), content.top() + 100)
+    rule_y = int(content.top() + 100)
+    painter.drawLine(int(content.left()), rule_y, int(content.right()), rule_y)
     if not entries:
         painter.setPen(QColor("#64748b"))
-        painter.drawText(content.left(), content.top() + 150, "This shortlist is empty.")
+        painter.drawText(int(content.left()), int(content.top() + 150), "This shortlist is empty.")
         return
     gap = 24.0
     cell_width = (content.width() - gap * (COLUMNS - 1)) / COLUMNS
@@ -167,24 +169,32 @@ def _paint_entry(painter: QPainter, cell: QRectF, entry: ShortlistEntry) -> None
         painter.drawImage(fitted_rect(image.size(), inner), image)
     else:
         painter.setPen(QColor("#94a3b8"))
-        painter.drawText(inner, Qt.AlignCenter, "image missing")
+        painter.drawText(inner, Qt.AlignmentFlag.AlignCenter, "image missing")
     meta = entry.metadata
     name_font = QFont("DejaVu Sans")
     name_font.setPixelSize(17)
-    name_font.setWeight(QFont.DemiBold)
+    name_font.setWeight(QFont.Weight.DemiBold)
     painter.setFont(name_font)
     painter.setPen(QColor("#0f172a"))
     metrics = QFontMetrics(name_font)
     text_top = image_box.bottom() + 12
-    name = metrics.elidedText(entry.name or entry.item_id, Qt.ElideRight, int(cell.width()))
-    painter.drawText(QRectF(cell.left(), text_top, cell.width(), 24), Qt.AlignLeft, name)
+    name = metrics.elidedText(
+        entry.name or entry.item_id, Qt.TextElideMode.ElideRight, int(cell.width())
+    )
+    painter.drawText(
+        QRectF(cell.left(), text_top, cell.width(), 24), Qt.AlignmentFlag.AlignLeft, name
+    )
     detail_font = QFont("DejaVu Sans")
     detail_font.setPixelSize(15)
     painter.setFont(detail_font)
     painter.setPen(QColor("#475569"))
     kind = " · ".join(v for v in (meta.get("articleType"), meta.get("baseColour")) if v)
-    painter.drawText(QRectF(cell.left(), text_top + 26, cell.width(), 22), Qt.AlignLeft, kind)
+    painter.drawText(
+        QRectF(cell.left(), text_top + 26, cell.width(), 22), Qt.AlignmentFlag.AlignLeft, kind
+    )
     painter.setPen(QColor("#94a3b8"))
     painter.drawText(
-        QRectF(cell.left(), text_top + 48, cell.width(), 22), Qt.AlignLeft, f"ID {entry.item_id}"
+        QRectF(cell.left(), text_top + 48, cell.width(), 22),
+        Qt.AlignmentFlag.AlignLeft,
+        f"ID {entry.item_id}",
     )

@@ -27,12 +27,12 @@ def _svg_text(name: str) -> str:
 def render_svg(name: str, side: int, colour: str = BASE_COLOUR) -> QImage:
     """The icon ``name`` as a transparent ``side`` × ``side`` image."""
     image = QImage(side, side, QImage.Format.Format_ARGB32_Premultiplied)
-    image.fill(Qt.transparent)
+    image.fill(Qt.GlobalColor.transparent)
     text = _svg_text(name)
     if text:
         renderer = QSvgRenderer(QByteArray(text.replace(BASE_COLOUR, colour).encode()))
         painter = QPainter(image)
-        painter.setRenderHint(QPainter.Antialiasing)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
         renderer.render(painter, QRectF(0, 0, side, side))
         painter.end()
     return image

@@ -1,31 +1,48 @@
 """Kiosk mode (``fashion-desktop --kiosk``): a self-service, camera-first, locked-down window.
 
-The kiosk *is* the main window — the same query handling, worker, item models, result grid and
+The kiosk is its own window built from the stylist window's parts — the same query session
+and presenter (:mod:`fashion_desktop.gui.presenter`), worker, item models, result grid and
 query preview (with its crop) — dressed as full-screen touch screens:
 
     attract ("Show us a piece you like") → capture → five large result cards → detail
 
-Locked down: no file dialogs, paths, settings, shortlists or exports are reachable; drops are
+Locked down: it has no file dialogs, paths, settings, shortlists or exports to reach; drops are
 off; closing the window, Alt+F4 and Escape do nothing. Staff leave with the admin PIN
 (``fashion-desktop kiosk set-pin``) on a PIN pad opened by Ctrl+Shift+Q or by five taps in the
 top-right corner. After ``idle_timeout_s`` without a touch it returns to the attract screen and
 forgets the customer's photo and results — in the widgets, the models and the worker's cache.
+Every screen lays out for the window it is in: type scales with the screen, titles wrap, the
+photo goes above the results on a portrait screen and the result grid picks its columns so that
+every card is seen whole.
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
+import re
 import time
 from pathlib import Path
+from typing import cast
 
 from PySide6.QtCore import QEvent, QObject, QPoint, QRect, QSettings, Qt, QTimer, Signal
-from PySide6.QtGui import QCloseEvent, QKeyEvent, QKeySequence, QShortcut
+from PySide6.QtGui import (
+    QCloseEvent,
+    QImage,
+    QKeyEvent,
+    QKeySequence,
+    QMouseEvent,
+    QPointerEvent,
+    QResizeEvent,
+    QShortcut,
+)
 from PySide6.QtWidgets import (
     QApplication,
+    QBoxLayout,
     QFrame,
     QHBoxLayout,
     QLabel,
+    QMainWindow,
+    QSizePolicy,
     QStackedWidget,
     QVBoxLayout,
     QWidget,
@@ -33,16 +50,24 @@ from PySide6.QtWidgets import (
 
 from fashion_desktop.core import kiosk_pin
 from fashion_desktop.core.errors import FashionDesktopError
+from fashion_desktop.core.filters import Filters
+from fashion_desktop.core.kiosk_config import KioskConfig, load_kiosk_config
 from fashion_desktop.core.search import SearchHit
-from fashion_desktop.gui.camera import FrameSource, create_frame_source
+from fashion_desktop.core.session import QuerySession
+from fashion_desktop.gui.camera import FrameSource, captured_query, create_frame_source
 from fashion_desktop.gui.capture_view import CaptureView
-from fashion_desktop.gui.kiosk_config import KioskConfig, load_kiosk_config
-from fashion_desktop.gui.main_window import MainWindow
+from fashion_desktop.gui.icons import icon, icon_size
+from fashion_desktop.gui.models import ResultsModel
+from fashion_desktop.gui.presenter import SearchPresenter
 from fashion_desktop.gui.settings import AppSettings
+from fashion_desktop.gui.thumbnails import ThumbnailLoader
 from fashion_desktop.gui.widgets.kiosk_screens import AttractScreen, KioskDetail, kiosk_button
+from fashion_desktop.gui.widgets.notice import NoticeBanner, NoticeLevel
 from fashion_desktop.gui.widgets.pin_pad import PinPad
-from fashion_desktop.gui.worker import EmbedderFactory, IndexSummary, QuerySource
-from fashion_desktop.resources import resource_path, user_data_dir
+from fashion_desktop.gui.widgets.query_panel import QueryPreview
+from fashion_desktop.gui.widgets.results import ResultGrid
+from fashion_desktop.gui.worker import EmbedderFactory, IndexSummary, QuerySource, SearchController
+from fashion_desktop.resources import APP_NAME, resource_path, user_data_dir
 
 KIOSK_STYLESHEET = ("styles", "kiosk.qss")
 SCREENS = ("attract", "capture", "results", "detail", "pin")
@@ -52,6 +77,10 @@ EXIT_SHORTCUT = "Ctrl+Shift+Q"
 CORNER_TAPS = 5
 CORNER_TAP_WINDOW_S = 4.0
 CORNER_SIZE = 96
+#: Type and spacing are designed for a 1440 × 900 window and scale with the window (the short
+#: side against 900, the long against 1440), within these bounds.
+DESIGN_SIZE = (1440, 900)
+SCALE_RANGE = (0.6, 2.5)
 USER_INPUT_EVENTS = {
     QEvent.Type.MouseButtonPress,
     QEvent.Type.MouseButtonRelease,
@@ -62,15 +91,57 @@ USER_INPUT_EVENTS = {
 }
 
 
-def forget_worker_queries(window: MainWindow) -> None:
-    """Drop the customer's decoded photo(s) from the worker, on the worker's own thread."""
-    worker = window.controller.worker
-    QTimer.singleShot(0, worker, worker.forget_queries)
+def layout_scale(width: int, height: int) -> float:
+    """How much larger than the 1440 × 900 design the kiosk's type and spacing are drawn."""
+    long_side, short_side = max(width, height), min(width, height)
+    scale = min(long_side / DESIGN_SIZE[0], short_side / DESIGN_SIZE[1])
+    return round(min(max(scale, SCALE_RANGE[0]), SCALE_RANGE[1]) * 20) / 20
 
 
-class KioskWindow(MainWindow):
-    """The main window in kiosk dress (see the module docstring)."""
+_SIZE = re.compile(r"(?P<prop>[\w-]+)\s*:\s*(?P<values>[^;{}]*\d(?:pt|px)[^;{}]*)")
+_LENGTH = re.compile(r"(\d+(?:\.\d+)?)(pt|px)")
 
+
+def scaled_stylesheet(qss: str, scale: float) -> str:
+    """``qss`` with every length multiplied by ``scale``; minimum and maximum sizes (touch
+    targets) never shrink below the design's."""
+
+    def declaration(match: re.Match) -> str:
+        prop = match.group("prop")
+        if prop.startswith(("min-", "max-")):
+            factor = max(scale, 1.0)
+        elif prop == "border-radius":  # beyond half a button's height Qt drops the rounding
+            factor = min(scale, 1.0)
+        else:
+            factor = scale
+        values = _LENGTH.sub(
+            lambda m: f"{max(1, round(float(m.group(1)) * factor))}{m.group(2)}",
+            match.group("values"),
+        )
+        return f"{prop}: {values}"
+
+    return _SIZE.sub(declaration, qss)
+
+
+def _title(text: str, name: str, *, centred: bool = False) -> QLabel:
+    label = QLabel(text)
+    label.setObjectName(name)
+    label.setWordWrap(True)  # a narrow screen wraps titles instead of running under buttons
+    label.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Minimum)
+    if centred:
+        label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+    return label
+
+
+class KioskWindow(QMainWindow):
+    """The self-service kiosk (see the module docstring)."""
+
+    #: Emitted once the newest results and all their thumbnails are on screen.
+    results_presented = Signal(int)
+    #: Emitted when the index was opened (True) or could not be (False).
+    index_ready = Signal(bool)
+    #: Every notice shown (level, message).
+    notice_posted = Signal(str, str)
     #: The screen now shown (one of ``SCREENS``).
     screen_changed = Signal(str)
     #: The customer's session was cleared (idle timeout or a new customer).
@@ -88,18 +159,16 @@ class KioskWindow(MainWindow):
         frame_source: FrameSource,
         pin_directory: Path | None = None,
     ) -> None:
-        super().__init__(
-            settings=settings,
-            shortlist_store=None,
-            embedder_factory=embedder_factory,
-            index_path=index_path,
-            initial_filters=dict(config.filters),
-        )
+        super().__init__()
         self.setObjectName("KioskWindow")
-        self.setWindowFlags(Qt.Window | Qt.FramelessWindowHint)
+        self.setWindowTitle(APP_NAME)
+        self.setWindowIcon(icon("app"))
+        self.setWindowFlags(Qt.WindowType.Window | Qt.WindowType.FramelessWindowHint)
         self.setAcceptDrops(False)
+        self.settings = settings
         self.config = config
-        self.fixed_filters = {f: list(v) for f, v in config.filters.items()}
+        self.index_path = Path(index_path)
+        self._embedder_factory = embedder_factory
         self.frame_source = frame_source
         frame_source.setParent(self)
         self._pin_directory = pin_directory
@@ -107,90 +176,55 @@ class KioskWindow(MainWindow):
         self._corner_taps: list[float] = []
         self._last_tap: tuple[int, int, int] | None = None
         self._screen_before_pin = "attract"
-        self._lock_down()
-        self._build_kiosk()
+        self._scale = 0.0
+        try:
+            self._stylesheet = resource_path(*KIOSK_STYLESHEET).read_text(encoding="utf-8")
+        except OSError:
+            self._stylesheet = ""
+
+        self.session: QuerySession[QuerySource] = QuerySession(fixed_filters=config.filters)
+        self.controller = SearchController(self)
+        self.thumbnails = ThumbnailLoader(self)
+        self.results_model = ResultsModel(self)
+        self.notice_banner = NoticeBanner()
+        self.preview = QueryPreview()
+        self.result_grid = ResultGrid(self.results_model, self.thumbnails, fit_on_screen=True)
+        self.result_grid.customer_view()
+        self.presenter = SearchPresenter(
+            self.session,
+            self.controller,
+            preview=self.preview,
+            results_model=self.results_model,
+            result_grid=self.result_grid,
+            thumbnails=self.thumbnails,
+            notify=self.notify,
+            parent=self,
+        )
+        self._build()
+        self._connect()
         self.idle_timer = QTimer(self)
         self.idle_timer.setSingleShot(True)
         self.idle_timer.setInterval(round(config.idle_timeout_s * 1000))
         self.idle_timer.timeout.connect(self._on_idle)
         self._exit_shortcut = QShortcut(QKeySequence(EXIT_SHORTCUT), self)
-        self._exit_shortcut.setContext(Qt.ApplicationShortcut)
+        self._exit_shortcut.setContext(Qt.ShortcutContext.ApplicationShortcut)
         self._exit_shortcut.activated.connect(self.show_pin_pad)
-        QApplication.instance().installEventFilter(self)
-        with contextlib.suppress(OSError):
-            self.setStyleSheet(resource_path(*KIOSK_STYLESHEET).read_text(encoding="utf-8"))
+        app = QApplication.instance()
+        assert app is not None
+        app.installEventFilter(self)
+        self._apply_scale()
         self.show_screen("attract")
 
     # ============================================================================ build
-    def _lock_down(self) -> None:
-        """Nothing of the stylist window stays reachable: actions, shortcuts, dialogs, drops."""
-        for action in self.actions():
-            action.setEnabled(False)
-            self.removeAction(action)
-        for action in (
-            self.open_action,
-            self.paste_action,
-            self.camera_action,
-            self.open_index_action,
-            self.demo_index_action,
-            self.shortlist_action,
-        ):
-            action.setEnabled(False)
-        self.result_grid.shortlist_toggled.disconnect()
-        self.prediction_chips.filter_requested.disconnect()
-        self.preview.open_requested.disconnect()
-        for card in self.result_grid.cards:
-            card.shortlist_button.hide()
-            card.shortlist_button.setEnabled(False)
-            card.item_id.hide()
-            card.more_button.setMinimumHeight(52)
-            card.more_button.setToolButtonStyle(Qt.ToolButtonTextOnly)  # room for the words
-
-    def _build_kiosk(self) -> None:
-        # The stylist layout stays alive (hidden) because the shared query code updates some of
-        # its widgets; the preview, result grid and notice banner move into the kiosk screens.
-        stylist = self.takeCentralWidget()
-        stylist.setParent(self)
-        stylist.hide()
-        self._stylist_body = stylist
-
+    def _build(self) -> None:
         self.attract = AttractScreen()
-        self.attract.start_requested.connect(self.show_capture)
-
-        capture_page = QWidget()
-        capture_page.setObjectName("KioskPage")
-        capture_title = QLabel("Hold the piece up to the camera")
-        capture_title.setObjectName("KioskTitle")
-        capture_title.setAlignment(Qt.AlignCenter)
-        capture_hint = QLabel("Fill the frame with it, then tap Capture.")
-        capture_hint.setObjectName("KioskSubtitle")
-        capture_hint.setAlignment(Qt.AlignCenter)
-        self.capture_view = CaptureView(
-            self.frame_source, use_text="Find similar pieces", cancel_text="Back", kiosk=True
-        )
-        self.capture_view.used.connect(self.search_camera_frame)
-        self.capture_view.cancelled.connect(self.reset_session)
-        self.capture_view.state_changed.connect(self._on_capture_state)
-        capture_layout = QVBoxLayout(capture_page)
-        capture_layout.setContentsMargins(56, 36, 56, 40)
-        capture_layout.setSpacing(14)
-        capture_layout.addWidget(capture_title)
-        capture_layout.addWidget(capture_hint)
-        capture_layout.addSpacing(8)
-        capture_layout.addWidget(self.capture_view, 1)
-
+        self.capture_page = self._build_capture_page()
         self.results_page = self._build_results_page()
         self.detail = KioskDetail(self.thumbnails)
-        self.detail.back_requested.connect(lambda: self.show_screen("results"))
-        self.detail.more_like_this.connect(self.more_like_this)
-        self.detail.start_over.connect(self.new_customer_photo)
         self.pin_pad = PinPad(self.check_pin)
-        self.pin_pad.accepted.connect(self.exit_kiosk)
-        self.pin_pad.cancelled.connect(lambda: self.show_screen(self._screen_before_pin))
-
         self.stack = QStackedWidget()
         self.stack.setObjectName("KioskStack")
-        for page in (self.attract, capture_page, self.results_page, self.detail, self.pin_pad):
+        for page in (self.attract, self.capture_page, self.results_page, self.detail, self.pin_pad):
             self.stack.addWidget(page)
         root = QWidget()
         root.setObjectName("KioskRoot")
@@ -201,56 +235,117 @@ class KioskWindow(MainWindow):
         root_layout.addWidget(self.stack, 1)
         self.setCentralWidget(root)
 
+    def _build_capture_page(self) -> QWidget:
+        page = QWidget()
+        page.setObjectName("KioskPage")
+        title = _title("Hold the piece up to the camera", "KioskTitle", centred=True)
+        hint = _title("Fill the frame with it, then tap Capture.", "KioskSubtitle", centred=True)
+        self.capture_view = CaptureView(
+            self.frame_source, use_text="Find similar pieces", cancel_text="Back", kiosk=True
+        )
+        self._capture_layout = QVBoxLayout(page)
+        self._capture_layout.setSpacing(14)
+        self._capture_layout.addWidget(title)
+        self._capture_layout.addWidget(hint)
+        self._capture_layout.addSpacing(8)
+        self._capture_layout.addWidget(self.capture_view, 1)
+        return page
+
     def _build_results_page(self) -> QWidget:
         page = QWidget()
         page.setObjectName("KioskPage")
         self.new_photo_button = kiosk_button("New photo", "camera")
-        self.new_photo_button.clicked.connect(self.new_customer_photo)
-        self.kiosk_results_title = QLabel("Finding similar pieces…")
-        self.kiosk_results_title.setObjectName("KioskTitle")
-        self.kiosk_results_subtitle = QLabel("")
-        self.kiosk_results_subtitle.setObjectName("KioskSubtitle")
+        self.new_photo_button.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)
+        self.kiosk_results_title = _title("Finding similar pieces…", "KioskTitle")
+        self.kiosk_results_subtitle = _title("", "KioskSubtitle")
         titles = QVBoxLayout()
         titles.setSpacing(4)
         titles.addWidget(self.kiosk_results_title)
         titles.addWidget(self.kiosk_results_subtitle)
-        top = QHBoxLayout()
-        top.setSpacing(28)
-        top.addLayout(titles, 1)
-        top.addWidget(self.new_photo_button, 0, Qt.AlignVCenter)
-        top.addSpacing(CORNER_SIZE)  # the hidden exit corner stays free of controls
+        self._results_top = QHBoxLayout()
+        self._results_top.addLayout(titles, 1)
+        self._results_top.addWidget(self.new_photo_button, 0, Qt.AlignmentFlag.AlignVCenter)
+        self._results_top.addSpacing(CORNER_SIZE)  # the hidden exit corner stays free
 
-        photo_panel = QFrame()
-        photo_panel.setObjectName("KioskPhotoPanel")
+        self.photo_panel = QFrame()
+        self.photo_panel.setObjectName("KioskPhotoPanel")
         photo_title = QLabel("Your photo")
         photo_title.setObjectName("KioskSection")
-        self.crop_help = QLabel("Drag across your photo to focus on one part of it.")
-        self.crop_help.setObjectName("KioskHint")
-        self.crop_help.setWordWrap(True)
+        self.crop_help = _title("Drag across your photo to focus on one part of it.", "KioskHint")
         self.whole_photo_button = kiosk_button("Whole photo", "reset")
-        self.whole_photo_button.clicked.connect(lambda: self.preview.set_crop(None))
-        self.preview.setMinimumSize(220, 260)
-        photo_layout = QVBoxLayout(photo_panel)
-        photo_layout.setContentsMargins(20, 20, 20, 20)
-        photo_layout.setSpacing(12)
-        photo_layout.addWidget(photo_title)
-        photo_layout.addWidget(self.preview, 1)
-        photo_layout.addWidget(self.crop_help)
-        photo_layout.addWidget(self.whole_photo_button)
+        self._photo_layout = QVBoxLayout(self.photo_panel)
+        self._photo_layout.addWidget(photo_title)
+        self._photo_layout.addWidget(self.preview, 1)
+        self._photo_layout.addWidget(self.crop_help)
+        self._photo_layout.addWidget(self.whole_photo_button)
 
-        body = QHBoxLayout()
-        body.setSpacing(32)
-        body.addWidget(photo_panel, 2)
-        body.addWidget(self.result_grid, 9)
-        layout = QVBoxLayout(page)
-        layout.setContentsMargins(48, 28, 48, 32)
-        layout.setSpacing(24)
-        layout.addLayout(top)
-        layout.addLayout(body, 1)
-        self.results_model.modelReset.connect(self._update_results_header)
-        self.preview.crop_changed.connect(lambda _crop: self._update_crop_controls())
-        self._update_crop_controls()
+        self._results_body = QBoxLayout(QBoxLayout.Direction.LeftToRight)
+        self._results_body.addWidget(self.photo_panel, 2)
+        self._results_body.addWidget(self.result_grid, 9)
+        self._results_layout = QVBoxLayout(page)
+        self._results_layout.addLayout(self._results_top)
+        self._results_layout.addLayout(self._results_body, 1)
         return page
+
+    def _connect(self) -> None:
+        self.attract.start_requested.connect(self.show_capture)
+        self.capture_view.used.connect(self.search_camera_frame)
+        self.capture_view.cancelled.connect(self.reset_session)
+        self.capture_view.state_changed.connect(self._on_capture_state)
+        self.new_photo_button.clicked.connect(self.new_customer_photo)
+        self.whole_photo_button.clicked.connect(lambda: self.preview.set_crop(None))
+        self.result_grid.activated.connect(self.show_details)
+        self.result_grid.more_like_this.connect(self.more_like_this)
+        self.detail.back_requested.connect(lambda: self.show_screen("results"))
+        self.detail.more_like_this.connect(self.more_like_this)
+        self.detail.start_over.connect(self.new_customer_photo)
+        self.pin_pad.accepted.connect(self.exit_kiosk)
+        self.pin_pad.cancelled.connect(lambda: self.show_screen(self._screen_before_pin))
+        self.notice_banner.posted.connect(self.notice_posted)
+        self.results_model.modelReset.connect(self._update_results_header)
+        p = self.presenter
+        p.changed.connect(self._update_crop_controls)
+        p.index_opened.connect(self._on_index_opened)
+        p.index_ready.connect(self.index_ready)
+        p.results_presented.connect(self.results_presented)
+        self._update_crop_controls()
+
+    # ========================================================================== layout
+    def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802
+        super().resizeEvent(event)
+        self._apply_scale()
+
+    def _apply_scale(self) -> None:
+        """Type and spacing for this window's size; the photo above the results when portrait."""
+        width, height = max(1, self.width()), max(1, self.height())
+        portrait = height > width
+        self._results_body.setDirection(
+            QBoxLayout.Direction.TopToBottom if portrait else QBoxLayout.Direction.LeftToRight
+        )
+        self._results_body.setStretch(0, 3 if portrait else 2)
+        self._results_body.setStretch(1, 8 if portrait else 9)
+        scale = layout_scale(width, height)
+        if scale == self._scale:
+            return
+        self._scale = scale
+        margin, gap = round(48 * scale), round(28 * scale)
+        self._results_layout.setContentsMargins(margin, round(28 * scale), margin, margin)
+        self._results_layout.setSpacing(round(24 * scale))
+        self._results_top.setSpacing(gap)
+        self._results_body.setSpacing(round(32 * scale))
+        self._capture_layout.setContentsMargins(
+            round(56 * scale), round(36 * scale), round(56 * scale), round(40 * scale)
+        )
+        self._photo_layout.setContentsMargins(*[round(16 * scale)] * 4)
+        self._photo_layout.setSpacing(round(10 * scale))
+        self.preview.setMinimumSize(round(160 * min(scale, 1.0)), round(180 * min(scale, 1.0)))
+        self.result_grid.set_scale(scale)
+        large = max(scale, 1.0)
+        for button in (self.new_photo_button, self.whole_photo_button, *self.detail.buttons()):
+            button.setIconSize(icon_size(round(30 * large)))
+        self.attract.logo.setPixmap(icon("app").pixmap(round(96 * large), round(96 * large)))
+        self.attract.start_button.setIconSize(icon_size(round(40 * large)))
+        self.setStyleSheet(scaled_stylesheet(self._stylesheet, scale))
 
     def show_kiosk(self) -> None:
         """Cover the whole screen (also without a window manager, e.g. under Xvfb)."""
@@ -258,6 +353,19 @@ class KioskWindow(MainWindow):
         if screen is not None:
             self.setGeometry(screen.geometry())
         self.showFullScreen()
+
+    # ========================================================================== start-up
+    def start(self) -> None:
+        """Open the index and start loading the model (call once the window is shown)."""
+        self.presenter.start(self.index_path, self._embedder_factory)
+
+    def _on_index_opened(self, summary: IndexSummary) -> None:
+        self.index_path = summary.path
+        self.settings.last_index = summary.path
+        self._update_results_header()
+
+    def notify(self, level: NoticeLevel | str, message: str) -> None:
+        self.notice_banner.show_notice(message, level)
 
     # ========================================================================== screens
     @property
@@ -268,6 +376,12 @@ class KioskWindow(MainWindow):
         if name != "capture" and self.capture_view.state != "stopped":
             self.capture_view.stop()  # the camera runs only while its screen is shown
         self.stack.setCurrentIndex(SCREENS.index(name))
+        for index in range(self.stack.count()):  # only the screen shown sets the minimum size
+            shown = index == self.stack.currentIndex()
+            policy = QSizePolicy.Policy.Preferred if shown else QSizePolicy.Policy.Ignored
+            widget = self.stack.widget(index)
+            assert widget is not None
+            widget.setSizePolicy(policy, policy)
         if name == "pin":
             self.pin_pad.reset()
             self.pin_pad.setFocus()
@@ -290,23 +404,19 @@ class KioskWindow(MainWindow):
             self._screen_before_pin = self.current_screen
             self.show_screen("pin")
 
+    def show_details(self, hit: SearchHit) -> KioskDetail:
+        self.detail.set_hit(hit)
+        self.show_screen("detail")
+        return self.detail
+
     # ========================================================================= sessions
     def reset_session(self, go_to: str = "attract") -> None:
         """Forget the customer: photo, results, detail, camera frames, the worker's cache."""
         self.capture_view.stop()
-        self.controller.cancel()  # answers to earlier queries are no longer shown
-        self.active = None
-        self._shown = None
-        self._pending_item_preview = None
-        self.results_model.set_response(None)
-        self.preview.clear()
-        self.preview.set_status("")
-        self.prediction_chips.set_predictions(None)
-        self.query_caption.setText("No photo yet")
+        self.presenter.reset()
         self.detail.set_hit(None)
         self.notice_banner.dismiss()
         self.result_grid.show_message("similar", "Finding similar pieces…")
-        forget_worker_queries(self)
         self._update_results_header()
         self.show_screen(go_to)
         self.session_reset.emit()
@@ -316,55 +426,31 @@ class KioskWindow(MainWindow):
             self.reset_session()
 
     # ========================================================================== queries
+    def search_camera_frame(self, image: QImage) -> int:
+        """Search with the customer's captured photo (cropped in the preview if they like)."""
+        if image.isNull():
+            return 0
+        return self.search_sources([captured_query(image)])
+
+    def open_paths(self, paths: list[Path]) -> int:
+        """``--query IMAGE`` (screenshots, tests): search with image files, like a capture."""
+        return self.search_sources([QuerySource(Path(p).name, path=Path(p)) for p in paths])
+
     def search_sources(self, sources: list[QuerySource]) -> int:
         if not sources:
             return 0
         self.results_model.set_response(None)
         self.result_grid.show_message("similar", "Finding similar pieces…")
         self.show_screen("results")
-        return super().search_sources(sources)
+        return self.presenter.search_sources(sources)
 
     def more_like_this(self, hit: SearchHit) -> int:
         self.show_screen("results")
-        return super().more_like_this(hit)
+        return self.presenter.more_like_this(hit)
 
-    def show_details(self, hit: SearchHit):  # type: ignore[override]
-        self.detail.set_hit(hit)
-        self.show_screen("detail")
-        return self.detail
-
-    # Everything that would show a file dialog or a path is switched off.
-    def open_with_dialog(self) -> None:
-        return None
-
-    def open_index_with_dialog(self) -> None:
-        return None
-
-    def paste(self) -> int:
-        return 0
-
-    def open_camera(self):  # type: ignore[override]
-        self.show_capture()
-
-    def set_shortlist_visible(self, visible: bool) -> None:
-        super().set_shortlist_visible(False)
-
-    def _on_filters_changed(self, filters: dict[str, list[str]]) -> None:
-        """Fixed filters are not the customer's to change (nor saved as a stylist's)."""
-        if filters != self.fixed_filters:
-            self.filter_bar.set_filters(self.fixed_filters)
-        self._rerun_active()
-
-    def _on_index_opened(self, summary: IndexSummary) -> None:
-        unknown = sorted(set(self.fixed_filters) - set(summary.fields))
-        super()._on_index_opened(summary)
-        if unknown:
-            self.notify(
-                "error",
-                f"The kiosk configuration filters on {', '.join(unknown)}, which this catalogue "
-                f"does not have (fields: {', '.join(summary.fields)}).",
-            )
-        self.filter_bar.set_filters(self.fixed_filters)
+    @property
+    def fixed_filters(self) -> Filters:
+        return self.session.fixed_filters
 
     def _update_results_header(self) -> None:
         response = self.results_model.response
@@ -376,7 +462,7 @@ class KioskWindow(MainWindow):
             self.kiosk_results_title.setText(f"{count} pieces like yours")
         else:
             self.kiosk_results_title.setText("Nothing quite like it here")
-        scope = " · ".join(v for values in self.fixed_filters.values() for v in values)
+        scope = self.session.fixed_filters.value_summary()
         hint = "Tap a piece to see it larger."
         self.kiosk_results_subtitle.setText(
             f"{hint}  Showing {scope} only." if scope and hits else hint if hits else ""
@@ -384,14 +470,14 @@ class KioskWindow(MainWindow):
         self._update_crop_controls()
 
     def _update_crop_controls(self) -> None:
-        can_crop = self.active is not None and not self.active.is_item and self.preview.has_image
+        can_crop = self.session.can_crop and self.preview.has_image
         self.crop_help.setVisible(can_crop and self.preview.crop is None)
         self.whole_photo_button.setVisible(self.preview.crop is not None)
 
     def _on_capture_state(self, state: str) -> None:
         if state in ("live", "error") and self._screenshot_screen == "capture":
             self._screenshot_screen = None
-            QTimer.singleShot(300, self.screenshot_ready)
+            QTimer.singleShot(300, self, self.screenshot_ready.emit)
 
     # ========================================================================= lock-down
     def check_pin(self, pin: str) -> bool:
@@ -410,12 +496,15 @@ class KioskWindow(MainWindow):
             event.ignore()  # window close, Alt+F4: only the PIN leaves kiosk mode
             return
         self.idle_timer.stop()
-        QApplication.instance().removeEventFilter(self)
+        app = QApplication.instance()
+        assert app is not None
+        app.removeEventFilter(self)
         self.capture_view.stop()
+        self.controller.shutdown()
         super().closeEvent(event)
 
     def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802
-        if event.key() == Qt.Key_Escape:
+        if event.key() == Qt.Key.Key_Escape:
             event.accept()  # Escape never leaves the kiosk
             return
         super().keyPressEvent(event)
@@ -429,7 +518,7 @@ class KioskWindow(MainWindow):
         if (
             kind == QEvent.Type.KeyPress
             and isinstance(event, QKeyEvent)
-            and event.key() == Qt.Key_Escape
+            and event.key() == Qt.Key.Key_Escape
             and self.current_screen != "pin"
         ):
             return True  # Escape never leaves the kiosk (the PIN pad uses it for Cancel)
@@ -438,16 +527,19 @@ class KioskWindow(MainWindow):
         return False
 
     def _count_corner_tap(self, watched: QObject, event: QEvent) -> None:
+        # Only presses come here: PySide6 delivers a TouchBegin as a QTouchEvent and a
+        # MouseButtonPress as a QMouseEvent, both QPointerEvents.
+        pointer = cast(QPointerEvent, event)
         if event.type() == QEvent.Type.TouchBegin:
-            points = event.points()
+            points = pointer.points()
             if not points:
                 return
             global_pos = points[0].globalPosition().toPoint()
         else:
-            global_pos = event.globalPosition().toPoint()
+            global_pos = cast(QMouseEvent, event).globalPosition().toPoint()
         # One press reaches the filter once per receiver (window, widget, its parents): count
         # it once.
-        key = (event.timestamp(), global_pos.x(), global_pos.y())
+        key = (pointer.timestamp(), global_pos.x(), global_pos.y())
         if key == self._last_tap or not isinstance(watched, QWidget):
             return
         self._last_tap = key
@@ -470,7 +562,9 @@ class KioskWindow(MainWindow):
         """``--kiosk-screen``: show ``screen`` and emit ``screenshot_ready`` once it is painted."""
         self._screenshot_screen = screen
         if screen == "attract":
-            self.index_ready.connect(lambda _ok: QTimer.singleShot(300, self.screenshot_ready))
+            self.index_ready.connect(
+                lambda _ok: QTimer.singleShot(300, self, self.screenshot_ready.emit)
+            )
         elif screen == "capture":
             self.index_ready.connect(lambda _ok: self.show_capture())
         elif screen in ("results", "detail") and has_query:
@@ -481,11 +575,13 @@ class KioskWindow(MainWindow):
     def _screenshot_results(self, _request_id: int) -> None:
         if self._screenshot_screen == "detail" and self.results_model.hits:
             self._screenshot_screen = None
-            self.detail.image_loaded.connect(lambda: QTimer.singleShot(300, self.screenshot_ready))
+            self.detail.image_loaded.connect(
+                lambda: QTimer.singleShot(300, self, self.screenshot_ready.emit)
+            )
             self.show_details(self.results_model.hits[0])
         elif self._screenshot_screen == "results":
             self._screenshot_screen = None
-            QTimer.singleShot(300, self.screenshot_ready)
+            QTimer.singleShot(300, self, self.screenshot_ready.emit)
 
 
 # ================================================================================ building
@@ -506,16 +602,11 @@ def build_kiosk_window(
     load_model: bool = True,
 ) -> KioskWindow:
     """The kiosk window for ``fashion-desktop --kiosk [--kiosk-config PATH] [--index DIR]``."""
-    from fashion_desktop.cli import parse_filters
     from fashion_desktop.gui.app import choose_index, default_embedder_factory
 
     config = load_kiosk_config(getattr(args, "kiosk_config", None))
-    extra = parse_filters(args.filter) if getattr(args, "filter", None) else {}
-    if extra:  # --filter adds fixed filters on top of the configuration's
-        merged = {f: list(v) for f, v in config.filters.items()}
-        for field, values in extra.items():
-            merged.setdefault(field, []).extend(v for v in values if v not in merged[field])
-        config = KioskConfig(config.idle_timeout_s, merged, config.index, config.source)
+    # --filter adds fixed filters on top of the configuration's
+    config = config.with_filters(Filters.parse(getattr(args, "filter", None)))
     if require_pin and not kiosk_pin.has_pin(pin_directory):
         raise FashionDesktopError(
             "Kiosk mode needs an admin PIN to exit it: set one first with "

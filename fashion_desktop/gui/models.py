@@ -45,7 +45,7 @@ class ResultsModel(QAbstractListModel):
         if role == Qt.ItemDataRole.DisplayRole:
             return hit.metadata.get("productDisplayName") or hit.item_id
         if role == Qt.ItemDataRole.ToolTipRole:
-            return f"{hit.item_id} · similarity {hit.similarity:.3f}"
+            return f"{hit.item_id} · match {hit.score:.3f} (cosine {hit.similarity:.3f})"
         if role == HitRole:
             return hit
         return None

@@ -7,6 +7,7 @@ temporary file so a self-test never touches the user's recent queries or geometr
 
 from __future__ import annotations
 
+import argparse
 import io
 import tempfile
 import time
@@ -47,7 +48,9 @@ def check_window_search(started: float) -> dict:
     app = create_application()
     expected_id, png = probe_query()
     with tempfile.TemporaryDirectory(prefix="fashion-desktop-self-test-") as scratch:
-        settings = AppSettings(QSettings(str(Path(scratch) / "settings.ini"), QSettings.IniFormat))
+        settings = AppSettings(
+            QSettings(str(Path(scratch) / "settings.ini"), QSettings.Format.IniFormat)
+        )
         window = build_window(_Args(index=demo_index_path()), settings=settings)
         try:
             window.show()
@@ -97,10 +100,8 @@ def check_window_search(started: float) -> dict:
     }
 
 
-class _Args:
+class _Args(argparse.Namespace):
     """The subset of command-line arguments :func:`build_window` reads."""
 
     def __init__(self, index: Path) -> None:
-        self.index = index
-        self.filter = None
-        self.weights = None
+        super().__init__(index=index, filter=None, weights=None)

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QSettings
 
+from fashion_desktop.core.filters import NO_FILTERS, FilterError, Filters
 from fashion_desktop.resources import APP_NAME
 
 ORGANIZATION = "Fashion Desktop"
@@ -43,22 +44,16 @@ class AppSettings:
 
     # ----------------------------------------------------------------------- filters
     @property
-    def filters(self) -> dict[str, list[str]]:
+    def filters(self) -> Filters:
+        """The stylist's last filters; a corrupt saved value means no filters."""
         try:
-            value = json.loads(str(self._settings.value("search/filters", "{}")))
-        except json.JSONDecodeError:
-            return {}
-        if not isinstance(value, dict):
-            return {}
-        return {
-            str(f): [str(v) for v in values]
-            for f, values in value.items()
-            if isinstance(values, list) and values
-        }
+            return Filters.of(json.loads(str(self._settings.value("search/filters", "{}"))))
+        except (json.JSONDecodeError, FilterError):
+            return NO_FILTERS
 
     @filters.setter
-    def filters(self, filters: dict[str, list[str]]) -> None:
-        self._settings.setValue("search/filters", json.dumps(filters, ensure_ascii=False))
+    def filters(self, filters: Filters) -> None:
+        self._settings.setValue("search/filters", json.dumps(filters.to_dict(), ensure_ascii=False))
 
     # ---------------------------------------------------------------- recent queries
     @property

@@ -27,7 +27,9 @@ class _ReadThumbnail(QRunnable):
         reader.setAutoTransform(True)
         size = reader.size()
         if size.isValid() and max(size.width(), size.height()) > self._side:
-            reader.setScaledSize(size.scaled(QSize(self._side, self._side), Qt.KeepAspectRatio))
+            reader.setScaledSize(
+                size.scaled(QSize(self._side, self._side), Qt.AspectRatioMode.KeepAspectRatio)
+            )
         image = reader.read()  # a null image when unreadable: the view shows a placeholder
         self._delivery.loaded.emit(self._path, self._side, image)
 

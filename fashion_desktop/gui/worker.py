@@ -16,8 +16,8 @@ import os
 import sys
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -28,7 +28,6 @@ from PySide6.QtGui import QImage
 from fashion_desktop.core.embedder import Embedder
 from fashion_desktop.core.errors import FashionDesktopError, ImageError
 from fashion_desktop.core.imaging import (
-    CropBox,
     QueryImage,
     image_from_bytes,
     image_from_pil,
@@ -36,6 +35,7 @@ from fashion_desktop.core.imaging import (
 )
 from fashion_desktop.core.index import EmbeddingIndex
 from fashion_desktop.core.search import SearchEngine, SearchResponse
+from fashion_desktop.core.session import ImageSearch, ItemSearch, Query
 
 log = logging.getLogger(__name__)
 
@@ -50,11 +50,12 @@ DECODED_CACHE_SIZE = 8
 #: and a descheduled GIL holder would stall the UI thread (priority inversion).
 BACKGROUND_NICENESS = 5
 
-Filters = Mapping[str, Sequence[str]]
 EmbedderFactory = Callable[[], Embedder]
 
 
 # ------------------------------------------------------------------------------- requests
+# The request types (ImageSearch, VectorSearch, ItemSearch) are the core session's
+# (fashion_desktop.core.session); an image request's sources are QuerySources.
 @dataclass(frozen=True, eq=False)
 class QuerySource:
     """One image the user gave: a file, encoded image bytes, or a decoded QImage (clipboard)."""
@@ -73,42 +74,6 @@ class QuerySource:
         # cacheKey() is unique to these pixels; id() is reused once an image is freed.
         assert self.qimage is not None
         return ("qimage", self.qimage.cacheKey())
-
-
-@dataclass(frozen=True)
-class ImageSearch:
-    """Search with one image, or several blended into one query, optionally cropped (a crop
-    turns automatic garment localisation off)."""
-
-    sources: tuple[QuerySource, ...]
-    filters: Filters = field(default_factory=dict)
-    crop: CropBox | None = None
-    match_colour: bool = True
-
-
-@dataclass(frozen=True)
-class VectorSearch:
-    """Search again from a stored query vector and label signature (no model run)."""
-
-    vector: np.ndarray
-    label: str
-    exclude_hashes: tuple[str, ...] = ()
-    filters: Filters = field(default_factory=dict)
-    signature: np.ndarray | None = None
-    match_colour: bool = True
-    photo: bool = False  # as the first answer said: photos are ranked with photo weights
-
-
-@dataclass(frozen=True)
-class ItemSearch:
-    """ "More like this": search from a catalogue item's stored embedding."""
-
-    item_id: str
-    filters: Filters = field(default_factory=dict)
-    match_colour: bool = True
-
-
-Query = ImageSearch | VectorSearch | ItemSearch
 
 
 @dataclass(frozen=True)
@@ -285,7 +250,7 @@ class InferenceWorker(QObject):
         if isinstance(query, ImageSearch):
             return self._answer_images(request.request_id, query)
         engine = self._require_engine()
-        filters = _clean(query.filters)
+        filters = query.filters
         scoring = engine.scoring.with_match_colour(query.match_colour)
         if isinstance(query, ItemSearch):
             return engine.search_item(query.item_id, filters=filters, scoring=scoring)
@@ -324,7 +289,7 @@ class InferenceWorker(QObject):
         crop = None if blended else query.crop
         (response,) = engine.search_images(
             images,
-            filters=_clean(query.filters),
+            filters=query.filters,
             blend=blended,
             crop=crop,
             scoring=engine.scoring.with_match_colour(query.match_colour),
@@ -346,15 +311,15 @@ class InferenceWorker(QObject):
         return images
 
     def _decode(self, source: QuerySource) -> QueryImage:
-        key = source.cache_key
+        key: tuple | None = source.cache_key
         if source.path is not None:  # a file edited since is decoded afresh
             try:
                 stat = source.path.stat()
-                key = (*key, stat.st_mtime_ns, stat.st_size)
+                key = (*source.cache_key, stat.st_mtime_ns, stat.st_size)
             except OSError:
                 key = None
         cached = self._decoded_cache.get(key) if key is not None else None
-        if cached is not None:
+        if key is not None and cached is not None:
             self._decoded_cache.move_to_end(key)
             return cached
         if source.path is not None:
@@ -386,15 +351,11 @@ class InferenceWorker(QObject):
             self._engine = None
 
 
-def _clean(filters: Filters) -> dict[str, list[str]]:
-    return {f: list(v) for f, v in filters.items() if v}
-
-
 def _preview(image: Image.Image) -> QImage:
     """A display copy of a decoded query (bounded size, detached from the PIL buffer)."""
     if max(image.size) > PREVIEW_SIDE:
         image = image.copy()
-        image.thumbnail((PREVIEW_SIDE, PREVIEW_SIDE), Image.BILINEAR)
+        image.thumbnail((PREVIEW_SIDE, PREVIEW_SIDE), Image.Resampling.BILINEAR)
     rgb = image.convert("RGB")
     data = rgb.tobytes()
     width, height = rgb.size

@@ -36,10 +36,10 @@ def measure(queries: int) -> dict:
     from PySide6.QtCore import QSettings
     from PySide6.QtGui import QImage
 
+    from fashion_desktop.core.kiosk_config import KioskConfig
     from fashion_desktop.gui.app import create_application, default_embedder_factory
     from fashion_desktop.gui.camera import ImageFrameSource, stage_in_frame
     from fashion_desktop.gui.kiosk import KioskWindow
-    from fashion_desktop.gui.kiosk_config import KioskConfig
     from fashion_desktop.gui.settings import AppSettings
     from fashion_desktop.resources import demo_index_path
 

@@ -58,7 +58,7 @@ from fashion_desktop.core.localise import (
     CAM_PEAK_ONLY,
     CAM_THRESHOLD,
     GarmentLocator,
-    embed_query,
+    embed_query_images,
 )
 
 FIELDS = ("articleType", "baseColour", "gender", "masterCategory")
@@ -77,10 +77,12 @@ class QueryMethod:
     def embed(self, image) -> tuple[np.ndarray, CropBox | None, bool]:
         """One image → (raw embedding, searched box or None, detected as product shot)."""
         mode = "never" if self.name == "baseline" else "auto"
-        result = embed_query(
-            image, self.embedder, self.locator, mode, fuse=self.name == "cam-fused"
-        )
-        return result.raw, result.box, result.product_shot
+        (result,) = embed_query_images([image], self.embedder, self.locator, mode).queries
+        raw = result.raw
+        if self.name == "cam-fused" and result.box is not None:  # crop and whole frame averaged
+            whole = self.embedder.embed_one(prepare_for_model(image))
+            raw = normalise(normalise(raw) + normalise(whole))
+        return raw, result.box, not result.photo
 
 
 def embed_catalogue(method: QueryMethod, catalogue: Catalogue) -> tuple[QuerySet, dict]:

@@ -28,6 +28,7 @@ import numpy as np
 from common import SHARED, machine_summary, save_json, split_ids
 
 from fashion_desktop.core.embedder import ModelIdentity
+from fashion_desktop.core.filters import Filters
 from fashion_desktop.core.index import EmbeddingIndex, ItemRecord, write_index
 
 ITEMS = 40_000
@@ -81,7 +82,7 @@ def search_latency(path: Path, repeats: int = 200) -> dict:
         times.append((time.perf_counter() - t0) * 1000)
     for q in queries[:50]:
         t0 = time.perf_counter()
-        index.search(q, 5, filters={"gender": ["Women"]})
+        index.search(q, 5, filters=Filters.of({"gender": ["Women"]}))
         filtered.append((time.perf_counter() - t0) * 1000)
     return {
         "p50_ms": round(percentile(times, 50), 2),

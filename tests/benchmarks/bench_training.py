@@ -39,7 +39,8 @@ from fashion_desktop.core.evaluation import (
     reembed_index,
 )
 from fashion_desktop.core.index import EmbeddingIndex
-from fashion_desktop.core.training import TrainingConfig, TrainingProgress, train
+from fashion_desktop.core.training.config import TrainingConfig, TrainingProgress
+from fashion_desktop.core.training.loop import train
 
 FIELDS = ("articleType", "baseColour", "gender", "masterCategory")
 

@@ -1,13 +1,13 @@
 """Fixtures for the window tests: offscreen Qt, isolated settings and data, a whole-window maker.
 
+Fixtures only: helpers live in tests/fd_testdata.py (Qt-free) and tests/gui/fd_guidata.py.
+
 The bundled model is loaded once per session and handed to each window through its embedder
 factory, so a window is ready in well under a second after the first.
 """
 
 from __future__ import annotations
 
-import csv
-import functools
 import os
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -17,21 +17,16 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QPointF, QSettings, Qt
-from PySide6.QtGui import QDragEnterEvent, QDropEvent
+from fd_testdata import CountingEmbedder
+from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QApplication
 
+from fashion_desktop.core.filters import Filters
 from fashion_desktop.core.shortlist import ShortlistStore
 from fashion_desktop.gui.app import apply_style
 from fashion_desktop.gui.main_window import MainWindow
 from fashion_desktop.gui.settings import AppSettings
-from fashion_desktop.resources import demo_catalogue_path, demo_index_path
-
-DEMO_IMAGES = demo_catalogue_path() / "images"
-#: Items of the bundled demo catalogue (and so of the demo index).
-with (demo_catalogue_path() / "styles.csv").open(encoding="utf-8", newline="") as _styles:
-    DEMO_ITEM_COUNT = sum(1 for _ in csv.DictReader(_styles))
-SHARED_IMAGES = Path(__file__).resolve().parents[2].parent / "shared" / "catalog" / "images"
+from fashion_desktop.resources import demo_index_path
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -39,26 +34,6 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         if "tests/gui" in str(item.fspath).replace(os.sep, "/"):
             # The offscreen platform cannot propagate window size hints; harmless.
             item.add_marker(pytest.mark.qt_log_ignore("propagateSizeHints"))
-
-
-class CountingEmbedder:
-    """Wraps a real embedder and counts model runs (filters must not re-run the model)."""
-
-    def __init__(self, embedder) -> None:
-        self._embedder = embedder
-        self.identity = embedder.identity
-        self.heads = embedder.heads
-        self.batches = 0
-
-    def embed_batch(self, images):
-        self.batches += 1
-        return self._embedder.embed_batch(images)
-
-    def embed_with_feature_map(self, image):  # the garment localiser's pass
-        return self._embedder.embed_with_feature_map(image)
-
-    def predict(self, raw):
-        return self._embedder.predict(raw)
 
 
 @pytest.fixture(autouse=True)
@@ -134,7 +109,7 @@ def make_window(
             shortlist_store=ShortlistStore.in_directory(data_dir),
             embedder_factory=factory,  # type: ignore[arg-type]
             index_path=index or demo_index_path(),
-            initial_filters=filters,
+            initial_filters=Filters.of(filters) if filters is not None else None,
         )
         qtbot.addWidget(window)
         window.resize(1440, 900)
@@ -162,25 +137,3 @@ def blocked_embedder(counting_embedder):
         return counting_embedder
 
     return factory, release
-
-
-@functools.cache
-def _demo_images() -> tuple[Path, ...]:
-    return tuple(sorted(DEMO_IMAGES.glob("*.jpg")))
-
-
-def demo_image(index: int = 0) -> Path:
-    """The ``index``-th demo catalogue image (listed once: tests call this from UI timers)."""
-    return _demo_images()[index]
-
-
-def send_drop(window: MainWindow, mime) -> bool:
-    """Drag ``mime`` over the query preview and drop it; returns whether the drag was accepted."""
-    point = window.preview.mapTo(window, window.preview.rect().center())
-    enter = QDragEnterEvent(point, Qt.CopyAction, mime, Qt.LeftButton, Qt.NoModifier)
-    QApplication.sendEvent(window, enter)
-    if not enter.isAccepted():
-        return False
-    drop = QDropEvent(QPointF(point), Qt.CopyAction, mime, Qt.LeftButton, Qt.NoModifier)
-    QApplication.sendEvent(window, drop)
-    return True

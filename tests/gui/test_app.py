@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import demo_image
+from fd_testdata import demo_image
 from PySide6.QtGui import QImage
 
 from fashion_desktop.cli import build_parser

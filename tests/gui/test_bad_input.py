@@ -7,7 +7,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from conftest import DEMO_ITEM_COUNT, demo_image
+from fd_testdata import demo_image, demo_item_count
 from PIL import Image
 from PySide6.QtWidgets import QMessageBox
 
@@ -59,7 +59,7 @@ def test_bad_image_gives_a_notice_and_the_window_stays_usable(qtbot, make_window
     assert "Traceback" not in message
     assert window.notice_banner.isVisible()
     assert not window.findChildren(QMessageBox)
-    assert not window.preview.has_image and window.active is None
+    assert not window.preview.has_image and window.session.active is None
     # and the next good query works
     with qtbot.waitSignal(window.results_presented, timeout=TIMEOUT):
         window.open_paths([demo_image(2)])
@@ -82,7 +82,9 @@ def test_bad_image_after_a_good_one_keeps_the_previous_results(qtbot, make_windo
     with qtbot.waitSignal(window.notice_posted, timeout=TIMEOUT):
         window.open_paths([make_bad_file("unsupported", tmp_path)])
     assert window.results_model.hits == hits
-    assert window.active is not None and window.active.sources[0].path == demo_image(4)
+    assert window.session.active is not None and window.session.active.sources[
+        0
+    ].path == demo_image(4)
     with qtbot.waitSignal(window.controller.results_ready, timeout=TIMEOUT):
         window.filter_bar.toggle("gender", "Men", True)  # still refines the shown query
 
@@ -113,12 +115,12 @@ def test_corrupt_index_is_reported_and_another_can_be_opened(qtbot, make_window,
     with qtbot.waitSignal(window.index_ready, timeout=TIMEOUT) as blocker:
         window.demo_index_action.trigger()
     assert blocker.args == [True]
-    assert window.index_summary is not None and window.index_summary.count == DEMO_ITEM_COUNT
+    assert window.index_summary is not None and window.index_summary.count == demo_item_count()
 
 
 def test_unknown_filter_field_from_the_command_line_is_dropped_with_a_notice(make_window):
     window = make_window(filters={"fabric": ["Silk"], "gender": ["Women"]})
-    assert window.filter_bar.filters() == {"gender": ["Women"]}
+    assert window.filter_bar.filters().to_dict() == {"gender": ["Women"]}
     assert any("fabric" in message for _, message in window.notice_banner.history)
 
 

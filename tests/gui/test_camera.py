@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import demo_image
+from fd_testdata import demo_image
 from PySide6.QtCore import QPoint, Qt
 from PySide6.QtGui import QColor, QImage
 
@@ -54,8 +54,8 @@ def test_capture_use_searches_with_the_frame(qtbot, camera_window):
     with qtbot.waitSignal(window.results_presented, timeout=30_000):
         qtbot.mouseClick(view.use_button, Qt.LeftButton)
     assert not sources[0].active  # the camera is closed once the photo is used
-    assert window.active is not None and window.active.label == "Camera photo"
-    assert window.active.sources[0].qimage == captured
+    assert window.session.active is not None and window.session.active.label == "Camera photo"
+    assert window.session.active.sources[0].qimage == captured
     assert window.preview.has_image
     hits = window.results_model.hits
     assert len(hits) == 5
@@ -88,7 +88,7 @@ def test_a_crop_of_the_captured_frame_searches_again(qtbot, camera_window):
     with qtbot.waitSignal(window.results_presented, timeout=30_000):
         window.preview.set_crop(CropBox(0.1, 0.1, 0.9, 0.6))
     assert window.controller.worker.runs == runs + 1
-    assert window.active.crop == CropBox(0.1, 0.1, 0.9, 0.6)
+    assert window.session.active.crop == CropBox(0.1, 0.1, 0.9, 0.6)
     assert "(cropped)" in window.results_title.text()
 
 

@@ -5,20 +5,20 @@ from __future__ import annotations
 import io
 import json
 import sys
-from pathlib import Path
 
 import pytest
-from conftest import demo_image
+from fd_testdata import demo_image
 from PySide6.QtCore import QMimeData, QPoint, Qt, QUrl
-from PySide6.QtGui import QImage
+from PySide6.QtGui import QAction, QImage
 from test_app import run_cli
 
 from fashion_desktop import cli
 from fashion_desktop.core import kiosk_pin
 from fashion_desktop.core.errors import FashionDesktopError
+from fashion_desktop.core.filters import Filters
+from fashion_desktop.core.kiosk_config import KioskConfig
 from fashion_desktop.gui.camera import ImageFrameSource
 from fashion_desktop.gui.kiosk import CORNER_TAPS, KioskWindow, build_kiosk_window
-from fashion_desktop.gui.kiosk_config import KioskConfig, KioskConfigError, load_kiosk_config
 from fashion_desktop.resources import demo_index_path
 
 PIN = "2468"
@@ -108,21 +108,22 @@ def test_touch_targets_are_at_least_48_px(qtbot, make_kiosk):
 def test_lock_down_close_escape_dialogs_and_drops(qtbot, make_kiosk):
     window = make_kiosk()
     assert window.actions() == []  # no Open, Paste, Shortlist or Quit shortcuts
+    assert not window.findChildren(QAction)
     assert not window.acceptDrops()
-    assert not window.open_action.isEnabled() and not window.shortlist_action.isEnabled()
     assert not window.close()  # window close and Alt+F4 are refused
     assert window.isVisible()
     window.show_capture()
     qtbot.keyClick(window.capture_view, Qt.Key_Escape)
     qtbot.keyClick(window, Qt.Key_Escape)
     assert window.isVisible() and window.current_screen == "capture"
-    assert window.open_with_dialog() is None and window.paste() == 0
+    for stylist_only in ("open_with_dialog", "paste", "open_index_with_dialog", "shortlist_panel"):
+        assert not hasattr(window, stylist_only)  # not switched off: never there
     mime = QMimeData()
     mime.setUrls([QUrl.fromLocalFile(str(demo_image(1)))])
-    from conftest import send_drop
+    from fd_guidata import send_drop
 
     assert not send_drop(window, mime)
-    assert window.active is None
+    assert window.session.active is None
 
 
 def test_wrong_pin_is_refused_and_the_right_pin_exits(qtbot, make_kiosk):
@@ -178,7 +179,7 @@ def test_idle_timeout_forgets_the_customer(qtbot, make_kiosk):
     with qtbot.waitSignal(window.session_reset, timeout=5000):
         pass  # no input for the idle timeout
     assert window.current_screen == "attract"
-    assert window.active is None
+    assert window.session.active is None
     assert window.results_model.rowCount() == 0 and window.results_model.response is None
     assert window.result_grid.visible_cards() == []
     assert not window.preview.has_image
@@ -200,14 +201,14 @@ def test_touches_keep_the_session_alive(qtbot, make_kiosk):
 
 
 def test_fixed_filters_apply_to_every_search_and_cannot_be_removed(qtbot, make_kiosk):
-    fixed = {"gender": ["Women"]}
+    fixed = Filters.of({"gender": ["Women"]})
     window = make_kiosk(KioskConfig(filters=fixed))
     capture_and_use(qtbot, window)
     hits = window.results_model.hits
     assert hits and all(hit.metadata["gender"] == "Women" for hit in hits)
     assert "Women" in window.kiosk_results_subtitle.text()
-    window.filter_bar.set_filters({}, notify=True)  # e.g. a prediction chip or a stray signal
-    assert window.filter_bar.filters() == fixed
+    window.presenter.set_filters(Filters())  # a stray "clear filters" cannot remove them
+    assert window.session.filters == fixed
     with qtbot.waitSignal(window.results_presented, timeout=30_000):
         window.more_like_this(hits[0])
     assert all(hit.metadata["gender"] == "Women" for hit in window.results_model.hits)
@@ -237,20 +238,6 @@ def test_no_camera_in_the_kiosk(qtbot, make_kiosk):
 
 
 # ------------------------------------------------------------------------- configuration
-def test_kiosk_config_file(tmp_path: Path):
-    path = tmp_path / "kiosk.json"
-    path.write_text(json.dumps({"idle_timeout_s": 30, "filters": {"gender": "Women"}}))
-    config = load_kiosk_config(path)
-    assert config.idle_timeout_s == 30 and config.filters == {"gender": ["Women"]}
-    assert load_kiosk_config(None).idle_timeout_s == 60  # no file: defaults
-    for bad in ('{"idle_timeout_s": 0}', '{"filters": {"gender": []}}', '{"colour": 1}', "[1"):
-        path.write_text(bad)
-        with pytest.raises(KioskConfigError):
-            load_kiosk_config(path)
-    with pytest.raises(KioskConfigError, match="does not exist"):
-        load_kiosk_config(tmp_path / "missing.json")
-
-
 def test_kiosk_needs_a_pin_set_first(data_dir, make_settings):
     args = cli.build_parser().parse_args(["--kiosk"])
     with pytest.raises(FashionDesktopError, match="set-pin"):
@@ -299,3 +286,39 @@ def test_kiosk_screenshot_refuses_a_screen_that_needs_a_query(tmp_path):
     )
     assert result.returncode == 1 and "--query" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+# ----------------------------------------------------------------------------- layouts
+def _window_rect(widget, window):
+    from PySide6.QtCore import QRect
+
+    return QRect(widget.mapTo(window, QPoint(0, 0)), widget.size())
+
+
+@pytest.mark.parametrize("size", [(800, 600), (1080, 1920), (1366, 768), (3840, 2160)])
+def test_the_results_screen_lays_out_on_any_screen(qtbot, make_kiosk, size):
+    window = make_kiosk()
+    window.resize(*size)
+    qtbot.waitUntil(lambda: (window.width(), window.height()) == size, timeout=3000)
+    with qtbot.waitSignal(window.results_presented, timeout=30_000):
+        window.open_paths([demo_image(7)])
+    qtbot.wait(100)  # the last relayout after the thumbnails
+    bounds = window.rect()
+    title, button = window.kiosk_results_title, window.new_photo_button
+    title_rect, button_rect = _window_rect(title, window), _window_rect(button, window)
+    assert title.text() == "Five pieces like yours"
+    assert not title_rect.intersects(button_rect)
+    assert bounds.contains(title_rect) and bounds.contains(button_rect)
+    for label in (title, window.kiosk_results_subtitle):  # wrapped text is shown whole
+        assert label.heightForWidth(label.width()) <= label.height()
+    cards = window.result_grid.visible_cards()
+    assert len(cards) == 5
+    for card in cards:
+        assert bounds.contains(_window_rect(card, window)), (card.hit.rank, size)
+        assert card.more_button.height() >= 48
+    photo = _window_rect(window.photo_panel, window)
+    grid = _window_rect(window.result_grid, window)
+    if size[1] > size[0]:  # portrait: the photo above the results
+        assert photo.bottom() < grid.top()
+    else:
+        assert photo.right() < grid.left()

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import io
-import time
+import threading
 
-from conftest import DEMO_ITEM_COUNT, demo_image, send_drop
+from fd_guidata import send_drop
+from fd_testdata import demo_image, demo_item_count
 from PIL import Image
 from PySide6.QtCore import QMimeData, QPoint, Qt, QUrl
 from PySide6.QtGui import QGuiApplication, QImage
-from PySide6.QtWidgets import QApplication
 
+from fashion_desktop.core.search import SearchEngine
+from fashion_desktop.core.session import ImageSearch
 from fashion_desktop.gui.widgets.query_panel import EMPTY_TEXT
-from fashion_desktop.gui.worker import ImageSearch
 
 RESULTS_TIMEOUT = 15_000
 
@@ -33,7 +34,7 @@ def file_mime(*paths, duplicate: bool = False) -> QMimeData:
 
 def test_window_opens_on_the_demo_catalogue_with_an_empty_state(make_window):
     window = make_window()
-    assert window.index_summary is not None and window.index_summary.count == DEMO_ITEM_COUNT
+    assert window.index_summary is not None and window.index_summary.count == demo_item_count()
     assert "Demo catalogue" in window.catalogue_button.text()
     assert not window.preview.has_image
     assert EMPTY_TEXT.startswith("Drop a photo of a garment here, paste it, or open a file")
@@ -59,7 +60,10 @@ def test_open_files_shows_five_cards_with_metadata(qtbot, make_window):
     assert meta["articleType"] in first.kind.text() and meta["baseColour"] in first.kind.text()
     assert meta["gender"] in first.details.text() and meta["usage"] in first.details.text()
     assert first.item_id.text() == f"ID {first.hit.item_id}"
-    assert "similarity" in first.score.text()
+    assert first.score.text() == f"{first.hit.score:.2f} match"
+    assert f"{first.hit.similarity:.3f}" in first.score.toolTip()  # the cosine, explained
+    scores = [card.hit.score for card in cards]  # the number shown is the one results follow
+    assert scores == sorted(scores, reverse=True)
     assert all(card.image.has_image for card in cards)  # thumbnails painted
     assert window.preview.has_image and window.query_caption.text() == query.name
     # what the model sees: type, colour, gender chips, never the class "other"
@@ -75,7 +79,9 @@ def test_drop_of_file_urls_and_duplicate_urls(qtbot, make_window):
     query = demo_image(5)
     with qtbot.waitSignal(window.results_presented, timeout=RESULTS_TIMEOUT):
         assert send_drop(window, file_mime(query, duplicate=True))
-    assert window.active is not None and len(window.active.sources) == 1  # not a blend
+    assert (
+        window.session.active is not None and len(window.session.active.sources) == 1
+    )  # not a blend
     assert window.query_caption.text() == query.name
 
 
@@ -148,13 +154,13 @@ def test_crop_searches_a_region_and_reset_returns_to_the_whole_image(
     crop = window.preview.crop
     assert crop is not None
     assert abs(crop.left - 0.1) < 0.03 and abs(crop.bottom - 0.5) < 0.03
-    assert window.active.crop == crop
+    assert window.session.active.crop == crop
     assert counting_embedder.batches == runs + 1  # the model saw the region
     assert "(cropped)" in window.results_title.text()
     assert window.reset_crop_button.isVisible()
     with qtbot.waitSignal(window.controller.results_ready, timeout=RESULTS_TIMEOUT):
         window.reset_crop_action.trigger()
-    assert window.preview.crop is None and window.active.crop is None
+    assert window.preview.crop is None and window.session.active.crop is None
     assert "(cropped)" not in window.results_title.text()
 
 
@@ -180,7 +186,7 @@ def test_filters_apply_inside_the_search_without_rerunning_the_model(
     )
     with qtbot.waitSignal(window.controller.results_ready, timeout=RESULTS_TIMEOUT):
         window.filter_bar.clear_button.click()
-    assert window.filter_bar.filters() == {} and not window.filter_bar.chips
+    assert not window.filter_bar.filters() and not window.filter_bar.chips
     assert counting_embedder.batches == runs
 
 
@@ -201,7 +207,7 @@ def test_prediction_chip_filters_to_that_value(qtbot, make_window):
     with qtbot.waitSignal(window.controller.results_ready, timeout=RESULTS_TIMEOUT):
         chip.click()
     value = chip.property("value")
-    assert window.filter_bar.filters() == {"gender": [value]}
+    assert window.filter_bar.filters().to_dict() == {"gender": [value]}
     assert {h.metadata["gender"] for h in window.results_model.hits} == {value}
 
 
@@ -214,7 +220,7 @@ def test_more_like_this_searches_from_the_stored_embedding(qtbot, make_window, c
     with qtbot.waitSignal(window.results_presented, timeout=RESULTS_TIMEOUT):
         window.result_grid.visible_cards()[2].more_button.click()
     assert counting_embedder.batches == runs
-    assert window.active.item_id == source.item_id
+    assert window.session.active.item_id == source.item_id
     assert source.item_id not in {h.item_id for h in window.results_model.hits}
     assert "More like" in window.results_title.text()
     qtbot.waitUntil(lambda: window.preview.has_image, timeout=5000)
@@ -242,8 +248,10 @@ def test_only_the_newest_of_a_burst_of_queries_is_searched_and_shown(
     queries = [demo_image(i) for i in range(70, 90)]
     embed_batch = counting_embedder.embed_batch
 
+    burst_queued = threading.Event()
+
     def slow_embed_batch(images):  # the first query is still running when the burst is queued
-        time.sleep(0.3)
+        burst_queued.wait(RESULTS_TIMEOUT / 1000)
         return embed_batch(images)
 
     monkeypatch.setattr(counting_embedder, "embed_batch", slow_embed_batch)
@@ -251,7 +259,7 @@ def test_only_the_newest_of_a_burst_of_queries_is_searched_and_shown(
     ids = [window.open_paths([q]) for q in queries]  # 20 drops in one event-loop turn
     assert ids == sorted(ids) and len(set(ids)) == 20
     with qtbot.waitSignal(window.results_presented, timeout=RESULTS_TIMEOUT) as blocker:
-        pass
+        burst_queued.set()
     assert blocker.args == [ids[-1]]
     qtbot.wait(300)
     assert window.controller.worker.runs <= 2
@@ -310,7 +318,7 @@ def test_detail_view_opens_on_click_and_offers_more_like_this(qtbot, make_window
     assert dialog is not None and dialog.hit.item_id == hit.item_id
     with qtbot.waitSignal(window.results_presented, timeout=RESULTS_TIMEOUT):
         dialog.more_button.click()
-    assert window.active.item_id == hit.item_id
+    assert window.session.active.item_id == hit.item_id
 
 
 def test_settings_restore_filters_recent_queries_and_index(qtbot, make_window):
@@ -320,7 +328,7 @@ def test_settings_restore_filters_recent_queries_and_index(qtbot, make_window):
     window.filter_bar.toggle("baseColour", "Blue", True)
     window.close()
     again = make_window(filters=None)
-    assert again.filter_bar.filters() == {"gender": ["Men"], "baseColour": ["Blue"]}
+    assert again.filter_bar.filters().to_dict() == {"gender": ["Men"], "baseColour": ["Blue"]}
     assert again.recent_strip.buttons[0].property("path") == str(demo_image(97))
     assert again.settings.last_index == again.index_path
     with qtbot.waitSignal(again.results_presented, timeout=RESULTS_TIMEOUT):
@@ -328,8 +336,25 @@ def test_settings_restore_filters_recent_queries_and_index(qtbot, make_window):
     assert {h.metadata["gender"] for h in again.results_model.hits} == {"Men"}
 
 
-def test_pasted_large_qimage_is_decoded_off_the_ui_thread(qtbot, make_window):
+def test_pasted_large_image_is_decoded_and_searched_off_the_ui_thread(
+    qtbot, make_window, monkeypatch
+):
+    import fashion_desktop.gui.worker as worker_module
+
     window = make_window()
+    ran_on: dict[str, int] = {}
+    decode, search = worker_module.image_from_bytes, SearchEngine.search_images
+
+    def recording_decode(*args, **kwargs):
+        ran_on["decode"] = threading.get_ident()
+        return decode(*args, **kwargs)
+
+    def recording_search(self, *args, **kwargs):
+        ran_on["search"] = threading.get_ident()
+        return search(self, *args, **kwargs)
+
+    monkeypatch.setattr(worker_module, "image_from_bytes", recording_decode)
+    monkeypatch.setattr(SearchEngine, "search_images", recording_search)
     buffer = io.BytesIO()
     Image.new("RGB", (3000, 2000), (200, 30, 30)).save(buffer, "PNG")
     mime = QMimeData()
@@ -337,7 +362,10 @@ def test_pasted_large_qimage_is_decoded_off_the_ui_thread(qtbot, make_window):
     with qtbot.waitSignal(window.results_presented, timeout=RESULTS_TIMEOUT):
         window.open_mime(mime, origin="pasted image")
     assert window.preview.has_image
-    assert QApplication.instance() is not None
+    ui_thread = threading.get_ident()
+    assert set(ran_on) == {"decode", "search"}
+    assert ran_on["decode"] != ui_thread and ran_on["search"] != ui_thread
+    assert ran_on["decode"] == ran_on["search"]  # the one worker thread
 
 
 def photo_of(index: int, folder) -> object:
@@ -363,7 +391,7 @@ def test_a_photo_is_localised_the_box_shown_and_adjustable(
     assert "found automatically" in window.crop_hint.text()
     assert window.reset_crop_action.text() == "Whole image"
     # Photos are ranked with the colour head too (BENCHMARKS.md): Match colour applies to them.
-    assert window.active.photo and window.match_colour_button.isEnabled()
+    assert window.session.active.photo and window.match_colour_button.isEnabled()
     # Drag the found box's right edge inwards: it becomes the user's crop, searched as it is.
     box = window.preview.crop_to_widget(found)
     grab = QPoint(int(box.right()), int(box.center().y()))
@@ -372,7 +400,7 @@ def test_a_photo_is_localised_the_box_shown_and_adjustable(
     with qtbot.waitSignal(window.controller.results_ready, timeout=RESULTS_TIMEOUT):
         drag(qtbot, window.preview, grab, inward)
     crop = window.preview.crop
-    assert crop is not None and window.active.crop == crop
+    assert crop is not None and window.session.active.crop == crop
     assert abs(crop.left - found.left) < 0.02 and abs(crop.top - found.top) < 0.02
     assert crop.right < found.right - 0.1
     assert counting_embedder.batches == runs + 1

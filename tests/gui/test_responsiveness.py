@@ -18,7 +18,7 @@ import time
 import warnings
 from pathlib import Path
 
-from conftest import demo_image
+from fd_testdata import demo_image
 from PySide6.QtCore import QTimer
 
 TIMEOUT = 15_000

@@ -7,7 +7,7 @@ import io
 from pathlib import Path
 
 import pytest
-from conftest import demo_image
+from fd_testdata import demo_image
 from PySide6.QtGui import QImage
 
 from fashion_desktop.core.shortlist import ShortlistEntry, ShortlistError, ShortlistStore

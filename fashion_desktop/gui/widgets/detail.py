@@ -18,6 +18,7 @@ from fashion_desktop.core.search import SearchHit
 from fashion_desktop.gui.icons import icon
 from fashion_desktop.gui.thumbnails import ThumbnailLoader
 from fashion_desktop.gui.widgets.image_view import ImageView
+from fashion_desktop.gui.widgets.results import score_text, score_tooltip
 
 DETAIL_IMAGE_SIDE = 1024
 #: Friendly labels for the catalogue's column names (others are shown as they are).
@@ -64,10 +65,11 @@ class ItemDetailDialog(QDialog):
         title = QLabel(name)
         title.setObjectName("DetailTitle")
         title.setWordWrap(True)
-        score = QLabel(f"Result {hit.rank} · similarity {hit.similarity:.3f}")
+        score = QLabel(f"Result {hit.rank} · {score_text(hit)}")
         score.setObjectName("MutedLabel")
+        score.setToolTip(score_tooltip(hit))
         form = QFormLayout()
-        form.setLabelAlignment(Qt.AlignLeft)
+        form.setLabelAlignment(Qt.AlignmentFlag.AlignLeft)
         form.setHorizontalSpacing(18)
         form.setVerticalSpacing(8)
         keys = [k for k in FIELD_ORDER if k in hit.metadata and k != "productDisplayName"]
@@ -86,7 +88,7 @@ class ItemDetailDialog(QDialog):
         self.shortlist_button.setChecked(shortlisted)
         self.shortlist_button.toggled.connect(self._on_shortlist)
         self._update_shortlist_button()
-        buttons = QDialogButtonBox(QDialogButtonBox.Close)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         buttons.rejected.connect(self.reject)
         actions = QHBoxLayout()
         actions.addWidget(self.more_button)
@@ -125,7 +127,7 @@ class ItemDetailDialog(QDialog):
         label = QLabel(text or "—")
         label.setObjectName("FieldValue")
         label.setWordWrap(True)
-        label.setTextInteractionFlags(Qt.TextSelectableByMouse)
+        label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         return label
 
     def _load_image(self, _path: str = "") -> None:

@@ -6,6 +6,7 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QMenu, QToolButton, QWidget
 
+from fashion_desktop.core.filters import Filters
 from fashion_desktop.gui.icons import icon, icon_size
 
 FIELD_CAPTIONS = {
@@ -19,7 +20,7 @@ FIELD_CAPTIONS = {
 class FilterBar(QWidget):
     """Multi-select filters (OR within a field, AND across); emits the whole set on change."""
 
-    filters_changed = Signal(dict)  # field → list of values
+    filters_changed = Signal(object)  # Filters
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -38,8 +39,8 @@ class FilterBar(QWidget):
             button = QToolButton()
             button.setObjectName("FilterButton")
             button.setText(text)
-            button.setPopupMode(QToolButton.InstantPopup)
-            button.setToolButtonStyle(Qt.ToolButtonTextOnly)
+            button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+            button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
             menu = QMenu(button)
             menu.aboutToShow.connect(lambda f=field: self._populate_menu(f))
             button.setMenu(menu)
@@ -56,23 +57,23 @@ class FilterBar(QWidget):
         self.clear_button = QToolButton()
         self.clear_button.setObjectName("LinkButton")
         self.clear_button.setText("Clear filters")
-        self.clear_button.setCursor(Qt.PointingHandCursor)
+        self.clear_button.setCursor(Qt.CursorShape.PointingHandCursor)
         self.clear_button.clicked.connect(self.clear)
         self._layout.addWidget(self.clear_button)
         self._layout.addStretch(1)
         self._refresh()
 
     # --------------------------------------------------------------------------- state
-    def filters(self) -> dict[str, list[str]]:
-        return {f: list(v) for f, v in self._filters.items() if v}
+    def filters(self) -> Filters:
+        return Filters.of(self._filters)
 
     def set_field_values(self, values: dict[str, list[tuple[str, int]]]) -> None:
         """The values each field has in the open index (with item counts)."""
         self._values = dict(values)
         self._refresh()
 
-    def set_filters(self, filters: dict[str, list[str]], *, notify: bool = False) -> None:
-        self._filters = {f: list(dict.fromkeys(v)) for f, v in filters.items() if v}
+    def set_filters(self, filters: Filters, *, notify: bool = False) -> None:
+        self._filters = filters.to_dict()
         self._refresh()
         if notify:
             self.filters_changed.emit(self.filters())
@@ -137,10 +138,10 @@ class FilterBar(QWidget):
             chip.setText(f"{FIELD_CAPTIONS.get(field, field)}: {', '.join(values)}")
             chip.setIcon(icon("close", "#4338ca"))
             chip.setIconSize(icon_size(12))
-            chip.setLayoutDirection(Qt.RightToLeft)
-            chip.setToolButtonStyle(Qt.ToolButtonTextBesideIcon)
+            chip.setLayoutDirection(Qt.LayoutDirection.RightToLeft)
+            chip.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
             chip.setToolTip(f"Remove the {FIELD_CAPTIONS.get(field, field).lower()} filter")
-            chip.setCursor(Qt.PointingHandCursor)
+            chip.setCursor(Qt.CursorShape.PointingHandCursor)
             chip.setProperty("field", field)
             chip.clicked.connect(lambda _=False, f=field: self.remove_field(f))
             self._chip_area.addWidget(chip)

@@ -33,7 +33,7 @@ class ImageView(QWidget):
         self._pixmap: QPixmap | None = None
         self._missing = False
         self._aspect = aspect  # height / width
-        self.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Preferred)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
         self.setMinimumSize(96, 120)
 
     def set_pixmap(self, pixmap: QPixmap | None, *, missing: bool = False) -> None:
@@ -56,8 +56,8 @@ class ImageView(QWidget):
 
     def paintEvent(self, _event) -> None:  # noqa: N802
         painter = QPainter(self)
-        painter.setRenderHint(QPainter.SmoothPixmapTransform)
-        painter.setRenderHint(QPainter.Antialiasing)
+        painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
         bounds = QRectF(self.rect())
         painter.fillRect(bounds, QColor("#ffffff"))
         inner = bounds.adjusted(8, 8, -8, -8)

@@ -37,7 +37,7 @@ def kiosk_button(text: str, icon_name: str, *, primary: bool = False) -> QPushBu
     button.setIconSize(icon_size(30))
     button.setMinimumHeight(72)
     button.setAutoDefault(False)
-    button.setCursor(Qt.PointingHandCursor)
+    button.setCursor(Qt.CursorShape.PointingHandCursor)
     return button
 
 
@@ -49,17 +49,17 @@ class AttractScreen(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("AttractScreen")
-        self.setCursor(Qt.PointingHandCursor)
-        logo = QLabel()
+        self.setCursor(Qt.CursorShape.PointingHandCursor)
+        self.logo = logo = QLabel()
         logo.setPixmap(icon("app").pixmap(96, 96))
-        logo.setAlignment(Qt.AlignCenter)
+        logo.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.title = QLabel(ATTRACT_TITLE)
         self.title.setObjectName("AttractTitle")
-        self.title.setAlignment(Qt.AlignCenter)
+        self.title.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.title.setWordWrap(True)
         self.subtitle = QLabel(ATTRACT_SUBTITLE)
         self.subtitle.setObjectName("AttractSubtitle")
-        self.subtitle.setAlignment(Qt.AlignCenter)
+        self.subtitle.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.subtitle.setWordWrap(True)
         self.start_button = kiosk_button("Take a photo", "camera", primary=True)
         self.start_button.setObjectName("AttractStart")
@@ -68,7 +68,7 @@ class AttractScreen(QWidget):
         self.start_button.clicked.connect(self.start_requested)
         self.note = QLabel(PRIVACY_NOTE)
         self.note.setObjectName("AttractNote")
-        self.note.setAlignment(Qt.AlignCenter)
+        self.note.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.note.setWordWrap(True)
         column = QVBoxLayout(self)
         column.setContentsMargins(80, 60, 80, 60)
@@ -78,12 +78,12 @@ class AttractScreen(QWidget):
         column.addWidget(self.title)
         column.addWidget(self.subtitle)
         column.addSpacing(36)
-        column.addWidget(self.start_button, 0, Qt.AlignHCenter)
+        column.addWidget(self.start_button, 0, Qt.AlignmentFlag.AlignHCenter)
         column.addStretch(4)
         column.addWidget(self.note)
 
     def mouseReleaseEvent(self, event: QMouseEvent) -> None:  # noqa: N802
-        if event.button() == Qt.LeftButton:
+        if event.button() == Qt.MouseButton.LeftButton:
             self.start_requested.emit()
 
     def paintEvent(self, _event) -> None:  # noqa: N802
@@ -109,7 +109,7 @@ class KioskDetail(QWidget):
         self.hit: SearchHit | None = None
         self.image = ImageView(aspect=4 / 3)
         self.image.setObjectName("DetailImage")
-        self.image.setMinimumSize(360, 420)
+        self.image.setMinimumSize(240, 280)
         self.name = QLabel()
         self.name.setObjectName("KioskTitle")
         self.name.setWordWrap(True)
@@ -148,6 +148,9 @@ class KioskDetail(QWidget):
         layout.addLayout(body, 1)
         layout.addLayout(actions)
         thumbnails.ready.connect(self._load_image)
+
+    def buttons(self) -> tuple[QPushButton, ...]:
+        return (self.back_button, self.more_button, self.start_button)
 
     def set_hit(self, hit: SearchHit | None) -> None:
         self.hit = hit

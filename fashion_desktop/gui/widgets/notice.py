@@ -32,7 +32,7 @@ class NoticeBanner(QFrame):
         self._text = QLabel()
         self._text.setObjectName("NoticeText")
         self._text.setWordWrap(True)
-        self._text.setTextInteractionFlags(Qt.TextSelectableByMouse)
+        self._text.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         close = QToolButton()
         close.setObjectName("NoticeClose")
         close.setIcon(icon("close"))
@@ -43,9 +43,9 @@ class NoticeBanner(QFrame):
         layout = QHBoxLayout(self)
         layout.setContentsMargins(14, 8, 8, 8)
         layout.setSpacing(10)
-        layout.addWidget(self._icon, 0, Qt.AlignTop)
+        layout.addWidget(self._icon, 0, Qt.AlignmentFlag.AlignTop)
         layout.addWidget(self._text, 1)
-        layout.addWidget(close, 0, Qt.AlignTop)
+        layout.addWidget(close, 0, Qt.AlignmentFlag.AlignTop)
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
         self._timer.timeout.connect(self.dismiss)
@@ -55,7 +55,10 @@ class NoticeBanner(QFrame):
 
     @property
     def message(self) -> str:
-        return self._text.text() if self.isVisibleTo(self.parentWidget()) else ""
+        parent = self.parentWidget()
+        # isVisibleTo(nullptr) is isVisible() in Qt; the stubs do not take None
+        visible = self.isVisibleTo(parent) if parent is not None else self.isVisible()
+        return self._text.text() if visible else ""
 
     def show_notice(self, message: str, level: NoticeLevel | str = NoticeLevel.INFO) -> None:
         level = NoticeLevel(level)

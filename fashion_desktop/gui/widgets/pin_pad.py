@@ -41,17 +41,17 @@ class PinPad(QWidget):
 
         title = QLabel("Staff only")
         title.setObjectName("KioskTitle")
-        title.setAlignment(Qt.AlignCenter)
+        title.setAlignment(Qt.AlignmentFlag.AlignCenter)
         hint = QLabel("Enter the admin PIN to leave kiosk mode.")
         hint.setObjectName("KioskSubtitle")
-        hint.setAlignment(Qt.AlignCenter)
+        hint.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.display = QLabel()
         self.display.setObjectName("PinDisplay")
-        self.display.setAlignment(Qt.AlignCenter)
+        self.display.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.display.setAccessibleName("PIN entered")
         self.message = QLabel()
         self.message.setObjectName("PinMessage")
-        self.message.setAlignment(Qt.AlignCenter)
+        self.message.setAlignment(Qt.AlignmentFlag.AlignCenter)
 
         grid = QGridLayout()
         grid.setSpacing(14)
@@ -72,14 +72,14 @@ class PinPad(QWidget):
         self.keys["ok"] = ok
         grid.addWidget(ok, 3, 2)
         for button in self.keys.values():
-            button.setFixedSize(112, 84)
-            button.setFocusPolicy(Qt.NoFocus)
+            button.setFixedSize(104, 68)
+            button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
             button.setAutoDefault(False)
         cancel = QPushButton(icon("arrow-left"), "Cancel")
         cancel.setObjectName("KioskSecondary")
         cancel.setIconSize(icon_size(24))
         cancel.setMinimumHeight(64)
-        cancel.setFocusPolicy(Qt.NoFocus)
+        cancel.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         cancel.clicked.connect(self.cancel)
 
         column = QVBoxLayout()
@@ -93,13 +93,13 @@ class PinPad(QWidget):
         column.addSpacing(8)
         column.addLayout(grid)
         column.addSpacing(12)
-        column.addWidget(cancel, 0, Qt.AlignHCenter)
+        column.addWidget(cancel, 0, Qt.AlignmentFlag.AlignHCenter)
         column.addStretch(3)
         layout = QHBoxLayout(self)
         layout.addStretch(1)
         layout.addLayout(column)
         layout.addStretch(1)
-        self.setFocusPolicy(Qt.StrongFocus)
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self.reset()
 
     def _key(self, digit: str) -> QPushButton:
@@ -178,11 +178,11 @@ class PinPad(QWidget):
         text = event.text()
         if text.isdigit() and text.isascii():
             self.press(text)
-        elif event.key() == Qt.Key_Backspace:
+        elif event.key() == Qt.Key.Key_Backspace:
             self.backspace()
-        elif event.key() in (Qt.Key_Return, Qt.Key_Enter):
+        elif event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
             self.submit()
-        elif event.key() == Qt.Key_Escape:
+        elif event.key() == Qt.Key.Key_Escape:
             self.cancel()
         else:
             super().keyPressEvent(event)

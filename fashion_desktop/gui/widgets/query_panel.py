@@ -54,9 +54,9 @@ class QueryPreview(QWidget):
         super().__init__(parent)
         self.setObjectName("QueryPreview")
         self.setMinimumSize(240, 260)
-        self.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Expanding)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self.setMouseTracking(True)
-        self.setFocusPolicy(Qt.NoFocus)
+        self.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self._images: list[QPixmap] = []
         self._scaled_cache: dict[tuple[int, int, int], QPixmap] = {}
         self._crop: CropBox | None = None
@@ -93,12 +93,12 @@ class QueryPreview(QWidget):
         self._crop = None
         self._found = None
         self.caption = caption
-        self.setCursor(Qt.CrossCursor if self.can_crop else Qt.ArrowCursor)
+        self.setCursor(Qt.CursorShape.CrossCursor if self.can_crop else Qt.CursorShape.ArrowCursor)
         self.update()
 
     def clear(self) -> None:
         self.set_images([])
-        self.setCursor(Qt.PointingHandCursor)
+        self.setCursor(Qt.CursorShape.PointingHandCursor)
 
     def set_crop(self, crop: CropBox | None, *, notify: bool = True) -> None:
         if crop == self._crop:
@@ -135,7 +135,7 @@ class QueryPreview(QWidget):
 
     # ---------------------------------------------------------------------------- input
     def mousePressEvent(self, event: QMouseEvent) -> None:  # noqa: N802
-        if event.button() != Qt.LeftButton:
+        if event.button() != Qt.MouseButton.LeftButton:
             return
         if not self._images:
             self.open_requested.emit()
@@ -155,7 +155,11 @@ class QueryPreview(QWidget):
             return
         box = self.shown_box() if self.can_crop else None
         grab = self._grab_at(event.position(), self.crop_to_widget(box)) if box else ""
-        self.setCursor(_GRAB_CURSORS.get(grab, Qt.CrossCursor) if self.can_crop else Qt.ArrowCursor)
+        self.setCursor(
+            _GRAB_CURSORS.get(grab, Qt.CursorShape.CrossCursor)
+            if self.can_crop
+            else Qt.CursorShape.ArrowCursor
+        )
 
     def mouseReleaseEvent(self, event: QMouseEvent) -> None:  # noqa: N802
         if self._drag_start is None:
@@ -236,8 +240,8 @@ class QueryPreview(QWidget):
     # --------------------------------------------------------------------------- paint
     def paintEvent(self, _event) -> None:  # noqa: N802
         painter = QPainter(self)
-        painter.setRenderHint(QPainter.Antialiasing)
-        painter.setRenderHint(QPainter.SmoothPixmapTransform)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
         bounds = QRectF(self.rect()).adjusted(1, 1, -1, -1)
         if not self._images:
             self._paint_empty(painter, bounds)
@@ -257,7 +261,9 @@ class QueryPreview(QWidget):
             self._paint_status(painter, bounds)
 
     def _paint_empty(self, painter: QPainter, bounds: QRectF) -> None:
-        painter.setPen(QPen(QColor("#a5b4fc") if not self._highlight else ACCENT, 1.6, Qt.DashLine))
+        painter.setPen(
+            QPen(QColor("#a5b4fc") if not self._highlight else ACCENT, 1.6, Qt.PenStyle.DashLine)
+        )
         painter.setBrush(QColor("#f8fafc") if not self._highlight else QColor("#eef2ff"))
         painter.drawRoundedRect(bounds, 12, 12)
         side = 44
@@ -267,15 +273,21 @@ class QueryPreview(QWidget):
         painter.setPen(QColor("#334155"))
         font = QFont(self.font())
         font.setPointSizeF(font.pointSizeF() * 1.08)
-        font.setWeight(QFont.DemiBold)
+        font.setWeight(QFont.Weight.DemiBold)
         painter.setFont(font)
         text_rect = QRectF(bounds.left() + 24, centre.y() - 6, bounds.width() - 48, 60)
-        painter.drawText(text_rect, Qt.AlignHCenter | Qt.AlignTop | Qt.TextWordWrap, EMPTY_TEXT)
+        painter.drawText(
+            text_rect,
+            Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop | Qt.TextFlag.TextWordWrap,
+            EMPTY_TEXT,
+        )
         painter.setPen(QColor("#64748b"))
         painter.setFont(self.font())
         hint_rect = QRectF(bounds.left() + 24, centre.y() + 48, bounds.width() - 48, 40)
         painter.drawText(
-            hint_rect, Qt.AlignHCenter | Qt.AlignTop | Qt.TextWordWrap, "JPEG, PNG, WebP · Ctrl+V"
+            hint_rect,
+            Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop | Qt.TextFlag.TextWordWrap,
+            "JPEG, PNG, WebP · Ctrl+V",
         )
 
     def _scaled(self, index: int, size: QSize) -> QPixmap:
@@ -284,7 +296,10 @@ class QueryPreview(QWidget):
         pixmap = self._scaled_cache.get(key)
         if pixmap is None:
             pixmap = self._images[index].scaled(
-                key[1], key[2], Qt.KeepAspectRatio, Qt.SmoothTransformation
+                key[1],
+                key[2],
+                Qt.AspectRatioMode.KeepAspectRatio,
+                Qt.TransformationMode.SmoothTransformation,
             )
             pixmap.setDevicePixelRatio(ratio)
             self._scaled_cache = {key: pixmap} | {
@@ -312,12 +327,12 @@ class QueryPreview(QWidget):
         hole.addRect(crop_rect)
         painter.fillPath(shade.subtracted(hole), QColor(15, 23, 42, 70 if automatic else 120))
         painter.setPen(QPen(QColor("#ffffff"), 2))
-        painter.setBrush(Qt.NoBrush)
+        painter.setBrush(Qt.BrushStyle.NoBrush)
         painter.drawRect(crop_rect)
         colour = AUTO_BOX_COLOUR if automatic else ACCENT
-        painter.setPen(QPen(colour, 1.5 if automatic else 1, Qt.DashLine))
+        painter.setPen(QPen(colour, 1.5 if automatic else 1, Qt.PenStyle.DashLine))
         painter.drawRect(crop_rect)
-        painter.setPen(Qt.NoPen)
+        painter.setPen(Qt.PenStyle.NoPen)
         painter.setBrush(colour)
         for corner in (
             crop_rect.topLeft(),
@@ -332,7 +347,7 @@ class QueryPreview(QWidget):
     def _paint_box_label(self, painter: QPainter, box: QRectF, text: str, colour: QColor) -> None:
         font = QFont(self.font())
         font.setPointSizeF(font.pointSizeF() * 0.85)
-        font.setWeight(QFont.DemiBold)
+        font.setWeight(QFont.Weight.DemiBold)
         painter.setFont(font)
         width = painter.fontMetrics().horizontalAdvance(text) + 12
         height = painter.fontMetrics().height() + 4
@@ -341,7 +356,7 @@ class QueryPreview(QWidget):
         painter.setBrush(colour)
         painter.drawRect(label)
         painter.setPen(QColor("#111827"))
-        painter.drawText(label, Qt.AlignCenter, text)
+        painter.drawText(label, Qt.AlignmentFlag.AlignCenter, text)
 
     def _paint_blend(self, painter: QPainter, bounds: QRectF) -> None:
         count = len(self._images)
@@ -363,27 +378,27 @@ class QueryPreview(QWidget):
 
     def _paint_status(self, painter: QPainter, bounds: QRectF) -> None:
         font = QFont(self.font())
-        font.setWeight(QFont.DemiBold)
+        font.setWeight(QFont.Weight.DemiBold)
         painter.setFont(font)
         width = painter.fontMetrics().horizontalAdvance(self._status) + 28
         pill = QRectF(bounds.center().x() - width / 2, bounds.bottom() - 44, width, 30)
-        painter.setPen(Qt.NoPen)
+        painter.setPen(Qt.PenStyle.NoPen)
         painter.setBrush(QColor(15, 23, 42, 200))
         painter.drawRoundedRect(pill, 15, 15)
         painter.setPen(QColor("#ffffff"))
-        painter.drawText(pill, Qt.AlignCenter, self._status)
+        painter.drawText(pill, Qt.AlignmentFlag.AlignCenter, self._status)
 
 
 _GRAB_CURSORS = {
-    "move": Qt.SizeAllCursor,
-    "l": Qt.SizeHorCursor,
-    "r": Qt.SizeHorCursor,
-    "t": Qt.SizeVerCursor,
-    "b": Qt.SizeVerCursor,
-    "lt": Qt.SizeFDiagCursor,
-    "rb": Qt.SizeFDiagCursor,
-    "rt": Qt.SizeBDiagCursor,
-    "lb": Qt.SizeBDiagCursor,
+    "move": Qt.CursorShape.SizeAllCursor,
+    "l": Qt.CursorShape.SizeHorCursor,
+    "r": Qt.CursorShape.SizeHorCursor,
+    "t": Qt.CursorShape.SizeVerCursor,
+    "b": Qt.CursorShape.SizeVerCursor,
+    "lt": Qt.CursorShape.SizeFDiagCursor,
+    "rb": Qt.CursorShape.SizeFDiagCursor,
+    "rt": Qt.CursorShape.SizeBDiagCursor,
+    "lb": Qt.CursorShape.SizeBDiagCursor,
 }
 
 
@@ -421,7 +436,7 @@ class PredictionChips(QWidget):
             chip.setObjectName("PredictionChip")
             chip.setIcon(icon("filter", "#4f46e5"))
             chip.setIconSize(icon_size(14))
-            chip.setCursor(Qt.PointingHandCursor)
+            chip.setCursor(Qt.CursorShape.PointingHandCursor)
             chip.setToolTip(
                 f"Filter the results to {caption.lower()} = {value}\n"
                 + "\n".join(f"{c}: {p:.0%}" for c, p in classes[:3])

@@ -26,6 +26,10 @@ from fashion_desktop.gui.widgets.image_view import ImageView
 THUMBNAIL_SIDE = 512
 MIN_CARD_WIDTH = 176
 MIN_IMAGE_HEIGHT = 140
+#: In a grid that must fit on screen (the kiosk): the narrowest card and smallest image.
+MIN_FITTED_CARD_WIDTH = 92
+MIN_FITTED_IMAGE_HEIGHT = 40
+GRID_SPACING = 16
 ACCENT = "#4f46e5"
 
 
@@ -35,7 +39,7 @@ class ElidedLabel(QLabel):
     def __init__(self, text: str = "", parent: QWidget | None = None, *, max_lines: int = 2):
         super().__init__(text, parent)
         self._max_lines = max_lines
-        self.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Fixed)
+        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
 
     def setText(self, text: str) -> None:  # noqa: N802
         super().setText(text)
@@ -52,7 +56,8 @@ class ElidedLabel(QLabel):
     def _lines(self) -> list[str]:
         metrics = QFontMetrics(self.font())
         width = max(10, self.contentsRect().width())
-        words, lines, current, index = self.text().split(), [], "", 0
+        lines: list[str] = []
+        words, current, index = self.text().split(), "", 0
         # Wrap whole words onto every line but the last, which takes the rest, elided.
         while index < len(words) and len(lines) < self._max_lines - 1:
             candidate = f"{current} {words[index]}".strip()
@@ -63,7 +68,7 @@ class ElidedLabel(QLabel):
                 current = ""
         rest = " ".join([current, *words[index:]]).strip()
         if rest:
-            lines.append(metrics.elidedText(rest, Qt.ElideRight, width))
+            lines.append(metrics.elidedText(rest, Qt.TextElideMode.ElideRight, width))
         return lines
 
     def paintEvent(self, _event) -> None:  # noqa: N802
@@ -79,7 +84,7 @@ class ElidedLabel(QLabel):
 
 
 class ResultCard(QFrame):
-    """One result: image, name, type/colour, other metadata, similarity and actions."""
+    """One result: image, name, type/colour, other metadata, match score and actions."""
 
     activated = Signal(object)  # SearchHit
     more_like_this = Signal(object)
@@ -89,18 +94,18 @@ class ResultCard(QFrame):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("ResultCard")
-        self.setFocusPolicy(Qt.StrongFocus)
-        self.setCursor(Qt.PointingHandCursor)
-        self.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Maximum)
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        self.setCursor(Qt.CursorShape.PointingHandCursor)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Maximum)
         self.setMinimumWidth(MIN_CARD_WIDTH)
         self.hit: SearchHit | None = None
 
         self.rank = QLabel()
         self.rank.setObjectName("RankBadge")
-        self.rank.setAlignment(Qt.AlignCenter)
+        self.rank.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.score = QLabel()
         self.score.setObjectName("ScoreLabel")
-        self.score.setAlignment(Qt.AlignRight | Qt.AlignVCenter)
+        self.score.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         top = QHBoxLayout()
         top.setContentsMargins(0, 0, 0, 0)
         top.addWidget(self.rank)
@@ -123,9 +128,9 @@ class ResultCard(QFrame):
         self.more_button.setText("More like this")
         self.more_button.setIcon(icon("similar", ACCENT))
         self.more_button.setIconSize(icon_size(14))
-        self.more_button.setToolButtonStyle(Qt.ToolButtonTextBesideIcon)
+        self.more_button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
         self.more_button.setToolTip("Search from this item (M)")
-        self.more_button.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Fixed)
+        self.more_button.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
         self.more_button.setMinimumWidth(60)
         self.more_button.clicked.connect(lambda: self.hit and self.more_like_this.emit(self.hit))
         self.shortlist_button = QToolButton()
@@ -160,11 +165,8 @@ class ResultCard(QFrame):
             return
         meta = hit.metadata
         self.rank.setText(str(hit.rank))
-        self.score.setText(f"{hit.similarity:.2f} similarity")
-        self.score.setToolTip(
-            f"Cosine similarity {hit.similarity:.4f} (1.0 = identical); ranking score "
-            f"{hit.score:.4f} (also counts agreement of type, colour and gender)"
-        )
+        self.score.setText(score_text(hit))
+        self.score.setToolTip(score_tooltip(hit))
         self.name.setText(meta.get("productDisplayName") or f"Item {hit.item_id}")
         self.kind.setText(_join(meta.get("articleType"), meta.get("baseColour")))
         self.details.setText(_join(meta.get("gender"), meta.get("season"), meta.get("usage")))
@@ -195,21 +197,30 @@ class ResultCard(QFrame):
 
     # ----------------------------------------------------------------------------- input
     def mouseReleaseEvent(self, event: QMouseEvent) -> None:  # noqa: N802
-        if event.button() == Qt.LeftButton and self.rect().contains(event.position().toPoint()):
-            self.setFocus(Qt.MouseFocusReason)
+        if event.button() == Qt.MouseButton.LeftButton and self.rect().contains(
+            event.position().toPoint()
+        ):
+            self.setFocus(Qt.FocusReason.MouseFocusReason)
             if self.hit is not None:
                 self.activated.emit(self.hit)
         super().mouseReleaseEvent(event)
 
     def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802
         key = event.key()
-        if self.hit is not None and key in (Qt.Key_Return, Qt.Key_Enter, Qt.Key_Space):
+        if self.hit is not None and key in (Qt.Key.Key_Return, Qt.Key.Key_Enter, Qt.Key.Key_Space):
             self.activated.emit(self.hit)
-        elif self.hit is not None and key == Qt.Key_M:
+        elif self.hit is not None and key == Qt.Key.Key_M:
             self.more_like_this.emit(self.hit)
-        elif self.hit is not None and key == Qt.Key_S:
+        elif self.hit is not None and key == Qt.Key.Key_S:
             self.shortlist_button.toggle()
-        elif key in (Qt.Key_Left, Qt.Key_Right, Qt.Key_Up, Qt.Key_Down, Qt.Key_Home, Qt.Key_End):
+        elif key in (
+            Qt.Key.Key_Left,
+            Qt.Key.Key_Right,
+            Qt.Key.Key_Up,
+            Qt.Key.Key_Down,
+            Qt.Key.Key_Home,
+            Qt.Key.Key_End,
+        ):
             self.navigate.emit(key)
         else:
             super().keyPressEvent(event)
@@ -222,14 +233,14 @@ class EmptyState(QWidget):
         super().__init__(parent)
         self.setObjectName("EmptyState")
         self._icon = QLabel()
-        self._icon.setAlignment(Qt.AlignCenter)
+        self._icon.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.title = QLabel()
         self.title.setObjectName("EmptyTitle")
-        self.title.setAlignment(Qt.AlignCenter)
+        self.title.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.title.setWordWrap(True)
         self.hint = QLabel()
         self.hint.setObjectName("EmptyHint")
-        self.hint.setAlignment(Qt.AlignCenter)
+        self.hint.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.hint.setWordWrap(True)
         layout = QVBoxLayout(self)
         layout.addStretch(2)
@@ -254,10 +265,19 @@ class ResultGrid(QWidget):
     thumbnails_complete = Signal()
 
     def __init__(
-        self, model: ResultsModel, thumbnails: ThumbnailLoader, parent: QWidget | None = None
+        self,
+        model: ResultsModel,
+        thumbnails: ThumbnailLoader,
+        parent: QWidget | None = None,
+        *,
+        fit_on_screen: bool = False,
     ) -> None:
+        """``fit_on_screen``: choose the columns that show every card whole with the largest
+        images (the kiosk: nothing to scroll), instead of as many columns as fit the width."""
         super().__init__(parent)
         self.setObjectName("ResultGrid")
+        self._fit_on_screen = fit_on_screen
+        self._spacing = GRID_SPACING
         self._model = model
         self._thumbnails = thumbnails
         self._shortlisted: set[str] = set()
@@ -276,7 +296,7 @@ class ResultGrid(QWidget):
         self._cards_host.setObjectName("CardsHost")
         self._grid = QGridLayout(self._cards_host)
         self._grid.setContentsMargins(0, 0, 0, 0)
-        self._grid.setSpacing(16)
+        self._grid.setSpacing(GRID_SPACING)
         for _ in range(DEFAULT_K):
             card = ResultCard(self._cards_host)
             card.activated.connect(self.activated)
@@ -288,8 +308,8 @@ class ResultGrid(QWidget):
         scroll = QScrollArea()
         scroll.setObjectName("ResultsScroll")
         scroll.setWidgetResizable(True)
-        scroll.setFrameShape(QFrame.NoFrame)
-        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         holder = QWidget()
         holder.setObjectName("CardsHolder")
         holder_layout = QVBoxLayout(holder)
@@ -333,10 +353,36 @@ class ResultGrid(QWidget):
             assert card.hit is not None
             card.set_shortlisted(card.hit.item_id in self._shortlisted)
 
+    def customer_view(self) -> None:
+        """For customers (the kiosk): no shortlist hearts, no item IDs, touch-sized buttons."""
+        for card in self.cards:
+            card.shortlist_button.hide()
+            card.shortlist_button.setEnabled(False)
+            card.item_id.hide()
+            card.more_button.setMinimumHeight(52)
+            card.more_button.setToolButtonStyle(
+                Qt.ToolButtonStyle.ToolButtonTextOnly
+            )  # room for the words
+            card.setMinimumWidth(MIN_FITTED_CARD_WIDTH)
+            card.image.setMinimumWidth(MIN_FITTED_CARD_WIDTH // 2)
+        self._relayout(force=True)
+
+    def set_scale(self, scale: float) -> None:
+        """Card paddings and gaps ``scale`` times the design's (a kiosk on a large screen)."""
+        self._spacing = round(GRID_SPACING * scale)
+        self._grid.setSpacing(self._spacing)
+        for card in self.cards:
+            layout = card.layout()
+            assert layout is not None
+            layout.setContentsMargins(*[round(11 * scale)] * 4)
+            layout.setSpacing(round(4 * scale))
+        self._relayout(force=True)
+        self._fit_image_height()
+
     def focus_first(self) -> None:
         cards = self.visible_cards()
         if cards:
-            cards[0].setFocus(Qt.OtherFocusReason)
+            cards[0].setFocus(Qt.FocusReason.OtherFocusReason)
 
     # ------------------------------------------------------------------------ updates
     def _rebuild(self) -> None:
@@ -384,18 +430,37 @@ class ResultGrid(QWidget):
 
     def _fit_image_height(self) -> None:
         """Images as tall as the window allows (3:4 portrait at most), rows never scroll."""
-        columns = max(1, self._columns)
-        rows = -(-max(1, len(self.visible_cards()) or DEFAULT_K) // columns)
-        card_width = (self.width() - 16 * (columns - 1)) / columns
-        text_block = 190  # name, details, actions and paddings
-        by_height = (self.height() - 16 * (rows - 1)) / rows - text_block
-        height = int(max(MIN_IMAGE_HEIGHT, min(card_width * 4 / 3 - 24, by_height)))
+        height = self._image_height(max(1, self._columns))
+        minimum = MIN_FITTED_IMAGE_HEIGHT if self._fit_on_screen else MIN_IMAGE_HEIGHT
         for card in self.cards:
-            card.image.setFixedHeight(height)
+            card.image.setFixedHeight(int(max(minimum, height)))
+
+    def _text_block(self) -> int:
+        """A card's height without its image: name, details, actions and paddings."""
+        if not self._fit_on_screen:
+            return 190
+        card = self.cards[0]
+        card.ensurePolished()
+        return max(60, card.sizeHint().height() - card.image.minimumHeight())
+
+    def _image_height(self, columns: int) -> float:
+        rows = -(-max(1, len(self.visible_cards()) or DEFAULT_K) // columns)
+        card_width = (self.width() - self._spacing * (columns - 1)) / columns
+        by_height = (self.height() - self._spacing * (rows - 1)) / rows - self._text_block()
+        return min(card_width * 4 / 3 - 24, by_height)
+
+    def _best_columns(self) -> int:
+        available = max(1, self.width() - 8)
+        if not self._fit_on_screen:
+            by_width = (available + self._spacing) // (MIN_CARD_WIDTH + self._spacing)
+            return max(1, min(DEFAULT_K, by_width))
+        count = len(self.visible_cards()) or DEFAULT_K
+        widest = (available + self._spacing) // (MIN_FITTED_CARD_WIDTH + self._spacing)
+        candidates = range(1, max(1, min(DEFAULT_K, count, widest)) + 1)
+        return max(candidates, key=lambda columns: (round(self._image_height(columns)), -columns))
 
     def _relayout(self, *, force: bool = False) -> None:
-        available = max(1, self.width() - 8)
-        columns = max(1, min(DEFAULT_K, (available + 16) // (MIN_CARD_WIDTH + 16)))
+        columns = self._best_columns()
         if columns == self._columns and not force:
             return
         self._columns = columns
@@ -412,18 +477,31 @@ class ResultGrid(QWidget):
             return
         position = cards.index(card)
         step = {
-            Qt.Key_Left: -1,
-            Qt.Key_Right: 1,
-            Qt.Key_Up: -self._columns,
-            Qt.Key_Down: self._columns,
+            Qt.Key.Key_Left: -1,
+            Qt.Key.Key_Right: 1,
+            Qt.Key.Key_Up: -self._columns,
+            Qt.Key.Key_Down: self._columns,
         }.get(Qt.Key(key), 0)
-        if key == Qt.Key_Home:
+        if key == Qt.Key.Key_Home:
             target = 0
-        elif key == Qt.Key_End:
+        elif key == Qt.Key.Key_End:
             target = len(cards) - 1
         else:
             target = min(max(position + step, 0), len(cards) - 1)
-        cards[target].setFocus(Qt.TabFocusReason)
+        cards[target].setFocus(Qt.FocusReason.TabFocusReason)
+
+
+def score_text(hit: SearchHit) -> str:
+    """The number results are ordered by, as users see it: ``0.86 match``."""
+    return f"{hit.score:.2f} match"
+
+
+def score_tooltip(hit: SearchHit) -> str:
+    return (
+        f"Match {hit.score:.3f}: what the results are ordered by — the pictures' cosine "
+        f"similarity plus the agreement of type, colour and gender, scaled to 0..1 "
+        f"(1 = the same picture). Cosine similarity alone: {hit.similarity:.3f}."
+    )
 
 
 def _join(*parts: str | None) -> str:

@@ -71,11 +71,11 @@ class ShortlistDelegate(QStyledItemDelegate):
     ) -> None:
         entry: ShortlistEntry = index.data(EntryRole)
         painter.save()
-        painter.setRenderHint(QPainter.Antialiasing)
-        painter.setRenderHint(QPainter.SmoothPixmapTransform)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
         rect = option.rect.adjusted(2, 2, -2, -2)
-        selected = bool(option.state & QStyle.State_Selected)
-        painter.setPen(Qt.NoPen)
+        selected = bool(option.state & QStyle.StateFlag.State_Selected)
+        painter.setPen(Qt.PenStyle.NoPen)
         painter.setBrush(QColor("#eef2ff") if selected else QColor("#ffffff"))
         painter.drawRoundedRect(rect, 8, 8)
         thumb = QRect(rect.left() + 6, rect.top() + 4, 42, rect.height() - 8)
@@ -85,14 +85,14 @@ class ShortlistDelegate(QStyledItemDelegate):
         text_left = thumb.right() + 10
         width = rect.right() - text_left - 6
         name_font = QFont(option.font)
-        name_font.setWeight(QFont.DemiBold)
+        name_font.setWeight(QFont.Weight.DemiBold)
         painter.setFont(name_font)
         painter.setPen(QColor("#0f172a"))
         metrics = painter.fontMetrics()
         painter.drawText(
             QRect(text_left, rect.top() + 10, width, metrics.height()),
-            Qt.AlignLeft | Qt.AlignVCenter,
-            metrics.elidedText(entry.name, Qt.ElideRight, width),
+            Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
+            metrics.elidedText(entry.name, Qt.TextElideMode.ElideRight, width),
         )
         painter.setFont(option.font)
         painter.setPen(QColor("#64748b"))
@@ -103,8 +103,8 @@ class ShortlistDelegate(QStyledItemDelegate):
         metrics = painter.fontMetrics()
         painter.drawText(
             QRect(text_left, rect.top() + 34, width, metrics.height()),
-            Qt.AlignLeft | Qt.AlignVCenter,
-            metrics.elidedText(detail, Qt.ElideRight, width),
+            Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
+            metrics.elidedText(detail, Qt.TextElideMode.ElideRight, width),
         )
         painter.restore()
 
@@ -165,15 +165,15 @@ class ShortlistPanel(QFrame):
         self.list_view.setObjectName("ShortlistView")
         self.list_view.setModel(self.model)
         self.list_view.setItemDelegate(ShortlistDelegate(thumbnails, self.list_view))
-        self.list_view.setSelectionMode(QListView.ExtendedSelection)
+        self.list_view.setSelectionMode(QListView.SelectionMode.ExtendedSelection)
         self.list_view.setUniformItemSizes(True)
-        self.list_view.setVerticalScrollMode(QListView.ScrollPerPixel)
+        self.list_view.setVerticalScrollMode(QListView.ScrollMode.ScrollPerPixel)
         thumbnails.ready.connect(lambda _p: self.list_view.viewport().update())
         self.empty_label = QLabel(
             "No items yet.\nUse the heart on a result to add it to this client's shortlist."
         )
         self.empty_label.setObjectName("MutedLabel")
-        self.empty_label.setAlignment(Qt.AlignCenter)
+        self.empty_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.empty_label.setWordWrap(True)
 
         self.remove_button = QPushButton(icon("trash"), "Remove")
@@ -182,7 +182,11 @@ class ShortlistPanel(QFrame):
         self.export_button.setObjectName("PrimaryButton")
         menu = QMenu(self.export_button)
         for kind, (label, _) in EXPORT_KINDS.items():
-            menu.addAction(label, lambda k=kind: self.export_with_dialog(k))
+
+            def export(k: str = kind) -> None:
+                self.export_with_dialog(k)
+
+            menu.addAction(label, export)
         self.export_button.setMenu(menu)
         buttons = QHBoxLayout()
         buttons.addWidget(self.remove_button)

@@ -18,13 +18,14 @@ Augmentation runs on the accelerator as one affine resampling per image: for cat
 gentle geometry the bundled model was trained with (flip, ±11° rotation, ±15% zoom, ±6% shift on
 white), for photos a random resized crop (35–100% of the area), flip, ±10° rotation, mild
 brightness/contrast and, for some, a catalogue-like low resolution. No hue changes: colour is a
-label. Batch normalisation stays in inference mode (as in :mod:`training`), so the running
+label. Batch normalisation stays in inference mode (as in :mod:`.loop`), so the running
 statistics the embeddings depend on never drift.
 
 All images are decoded once with the product's exact preprocessing
 (:func:`imaging.prepare_for_model`) and held in accelerator memory as uint8; a run is bounded by
 wall-clock seconds (the schedule is fitted to the measured step time). Keras, JAX and optax are
-imported inside functions only.
+imported inside functions only. The inputs and their augmentation are in :mod:`.photo_data`, the
+measurements that pick the best variant in :mod:`.photo_eval`.
 """
 
 from __future__ import annotations
@@ -34,30 +35,36 @@ import math
 import os
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from fashion_desktop.core import training_defaults as defaults
-from fashion_desktop.core.catalogue import Catalogue, read_catalogue
-from fashion_desktop.core.errors import FashionDesktopError
 from fashion_desktop.core.export import export_trained_model
 from fashion_desktop.core.heads import ClassifierHead, ClassifierHeads
-from fashion_desktop.core.imaging import MODEL_INPUT_SIZE, load_model_input
+from fashion_desktop.core.training.curves import draw_training_curves
+from fashion_desktop.core.training.data import read_split_file
+from fashion_desktop.core.training.model import freeze_stages
+from fashion_desktop.core.training.photo_data import (
+    HEADS,
+    TYPE_HEAD,
+    DomainData,
+    PhotoTrainingError,
+    augment_catalogue,
+    augment_photos,
+    caffe,
+    load_domains,
+)
+from fashion_desktop.core.training.photo_eval import (
+    evaluate_model,
+    load_evaluation_set,
+    selection_score,
+)
 
-TYPE_HEAD = "articleType"
-HEADS = ("articleType", "baseColour", "gender")
-OTHER_CLASS = "other"
-#: Caffe preprocessing (keras.applications.resnet50.preprocess_input): BGR minus ImageNet means.
-CAFFE_MEAN_BGR = (103.939, 116.779, 123.68)
 #: Steps timed after compilation to fit the schedule to the time budget.
 TIMING_STEPS = 5
-
-
-class PhotoTrainingError(FashionDesktopError):
-    """Bad input for mixed catalogue + photo training."""
 
 
 @dataclass
@@ -82,231 +89,6 @@ class MixedTrainingConfig:
     def photo_batch(self) -> int:
         """Photos per step; as many catalogue partners join them (domain-balanced batches)."""
         return max(1, self.catalogue_batch // 2)
-
-
-@dataclass
-class DomainData:
-    """Decoded images and integer labels of one domain (-1 where a label is missing)."""
-
-    ids: list[str]
-    images: np.ndarray  # (n, 224, 224, 3) uint8
-    labels: dict[str, np.ndarray] = field(default_factory=dict)
-    allowed_types: np.ndarray | None = None  # (n, n_types) bool, photos only
-
-
-# ------------------------------------------------------------------------------------ data
-def decode_all(catalogue: Catalogue, threads: int = 16) -> tuple[list[str], np.ndarray]:
-    """Every readable item through the product's exact preprocessing; unreadable ones dropped."""
-
-    def load(item):
-        try:
-            return load_model_input(item.image_path)[0]
-        except FashionDesktopError:
-            return None
-
-    with ThreadPoolExecutor(threads) as pool:
-        pixels = list(pool.map(load, catalogue.items, chunksize=64))
-    keep = [i for i, p in enumerate(pixels) if p is not None]
-    ids = [catalogue.items[i].item_id for i in keep]
-    images = np.stack([pixels[i] for i in keep]) if keep else np.empty((0, 224, 224, 3), np.uint8)
-    return ids, images
-
-
-def head_class_index(classes: Sequence[str], value: str) -> int:
-    """A label's column in a head: the class itself, else ``other`` if the head has it, else -1."""
-    if not value:
-        return -1
-    if value in classes:
-        return classes.index(value)
-    return classes.index(OTHER_CLASS) if OTHER_CLASS in classes else -1
-
-
-def allowed_type_sets(
-    photos: Catalogue, catalogue: Catalogue, type_classes: Sequence[str]
-) -> dict[str, np.ndarray]:
-    """Each photo's partial label: the head's article types consistent with its labels.
-
-    A photo labelled ``articleType`` allows that type; one with only ``subCategory`` (and
-    ``masterCategory``) allows every type the catalogue files under them.
-    """
-    by_group: dict[tuple[str, str], set[int]] = {}
-    for item in catalogue.items:
-        meta = item.metadata
-        column = head_class_index(type_classes, meta.get(TYPE_HEAD, ""))
-        if column >= 0:
-            key = (meta.get("masterCategory", ""), meta.get("subCategory", ""))
-            by_group.setdefault(key, set()).add(column)
-            by_group.setdefault(("", meta.get("subCategory", "")), set()).add(column)
-            by_group.setdefault((meta.get("masterCategory", ""), ""), set()).add(column)
-    sets: dict[str, np.ndarray] = {}
-    for item in photos.items:
-        meta = item.metadata
-        mask = np.zeros(len(type_classes), bool)
-        column = head_class_index(type_classes, meta.get(TYPE_HEAD, ""))
-        if column >= 0:
-            mask[column] = True
-        else:
-            key = (meta.get("masterCategory", ""), meta.get("subCategory", ""))
-            for candidate in (key, ("", key[1]), (key[0], "")):
-                if candidate != ("", "") and candidate in by_group:
-                    mask[list(by_group[candidate])] = True
-                    break
-        if mask.any():
-            sets[item.item_id] = mask
-    return sets
-
-
-def load_domains(
-    catalogue_path: str | os.PathLike[str],
-    photos_path: str | os.PathLike[str],
-    heads: ClassifierHeads,
-    *,
-    split: dict[str, str] | None = None,
-    log: Callable[[str], None] = print,
-) -> tuple[DomainData, DomainData]:
-    """Decode the catalogue's training items and the training photos, with their labels."""
-    catalogue = read_catalogue(catalogue_path)
-    photos = read_catalogue(photos_path)
-    if "split" in photos.fields:
-        photos = photos.subset(
-            item.item_id for item in photos.items if item.metadata.get("split") == "train"
-        )
-    if split is not None:
-        catalogue_train = catalogue.subset(i for i, s in split.items() if s == "train")
-    else:
-        catalogue_train = catalogue
-    missing = [name for name in HEADS if name not in heads.heads]
-    if missing:
-        raise PhotoTrainingError(f"The initial heads lack {', '.join(missing)}.")
-    type_classes = heads.heads[TYPE_HEAD].classes
-    allowed = allowed_type_sets(photos, catalogue, type_classes)
-    photos = photos.subset(allowed)
-    if not photos.items:
-        raise PhotoTrainingError(
-            "No photo has a label that maps to the catalogue's article types "
-            "(columns masterCategory, subCategory, articleType)."
-        )
-    started = time.perf_counter()
-    cat_ids, cat_images = decode_all(catalogue_train)
-    photo_ids, photo_images = decode_all(photos)
-    if not cat_ids or not photo_ids:
-        raise PhotoTrainingError(
-            "Nothing to train on: no readable "
-            + ("catalogue item of the split's train rows." if not cat_ids else "training photo.")
-        )
-    log(
-        f"decoded {len(cat_ids):,} catalogue items and {len(photo_ids):,} photos in "
-        f"{time.perf_counter() - started:.1f} s"
-    )
-    meta = {item.item_id: item.metadata for item in catalogue_train.items}
-    labels = {
-        name: np.array(
-            [head_class_index(heads.heads[name].classes, meta[i].get(name, "")) for i in cat_ids],
-            np.int32,
-        )
-        for name in HEADS
-    }
-    cat = DomainData(cat_ids, cat_images, labels)
-    photo = DomainData(
-        photo_ids, photo_images, allowed_types=np.stack([allowed[i] for i in photo_ids])
-    )
-    return cat, photo
-
-
-# ---------------------------------------------------------------------------- augmentation
-def _affine_sample(images, matrices, offsets, fill: float = 255.0):
-    """Resample (B, S, S, 3) images: output point p in [-1, 1]² reads source ``A p + t``."""
-    import jax
-    import jax.numpy as jnp
-
-    size = images.shape[1]
-    grid = (jnp.arange(MODEL_INPUT_SIZE, dtype=jnp.float32) + 0.5) / MODEL_INPUT_SIZE * 2 - 1
-    gy, gx = jnp.meshgrid(grid, grid, indexing="ij")
-    points = jnp.stack([gx, gy], axis=-1)  # (H, W, 2) as (x, y)
-
-    def one(image, matrix, offset):
-        src = jnp.einsum("ij,hwj->hwi", matrix, points) + offset
-        px = (src[..., 0] + 1) / 2 * size - 0.5
-        py = (src[..., 1] + 1) / 2 * size - 0.5
-        x0 = jnp.floor(px)
-        y0 = jnp.floor(py)
-        wx = px - x0
-        wy = py - y0
-        image = image.astype(jnp.float32)
-
-        def tap(yy, xx):
-            inside = (xx >= 0) & (xx <= size - 1) & (yy >= 0) & (yy <= size - 1)
-            yi = jnp.clip(yy, 0, size - 1).astype(jnp.int32)
-            xi = jnp.clip(xx, 0, size - 1).astype(jnp.int32)
-            return jnp.where(inside[..., None], image[yi, xi], fill)
-
-        top = tap(y0, x0) * (1 - wx)[..., None] + tap(y0, x0 + 1) * wx[..., None]
-        bottom = tap(y0 + 1, x0) * (1 - wx)[..., None] + tap(y0 + 1, x0 + 1) * wx[..., None]
-        return top * (1 - wy)[..., None] + bottom * wy[..., None]
-
-    return jax.vmap(one)(images, matrices, offsets)
-
-
-def _rotation(angle, sx, sy):
-    import jax.numpy as jnp
-
-    cos, sin = jnp.cos(angle), jnp.sin(angle)
-    return jnp.stack(
-        [jnp.stack([cos * sx, -sin * sy], -1), jnp.stack([sin * sx, cos * sy], -1)], -2
-    )
-
-
-def augment_catalogue(key, images):
-    """Flip, ±11° rotation, ±15% zoom, ±6% shift, white fill (float32 0-255 out)."""
-    import jax
-    import jax.numpy as jnp
-
-    n = images.shape[0]
-    k1, k2, k3, k4 = jax.random.split(key, 4)
-    flip = jnp.where(jax.random.bernoulli(k1, 0.5, (n,)), -1.0, 1.0)
-    angle = jax.random.uniform(k2, (n,), minval=-0.19, maxval=0.19)
-    zoom = jnp.exp(jax.random.uniform(k3, (n,), minval=math.log(0.87), maxval=math.log(1.15)))
-    shift = jax.random.uniform(k4, (n, 2), minval=-0.12, maxval=0.12)
-    matrices = _rotation(angle, flip / zoom, 1.0 / zoom)
-    return _affine_sample(images, matrices, shift)
-
-
-def augment_photos(key, images, low_resolution_share: float, low_resolution_side: int):
-    """Random resized crop, flip, ±10° rotation, brightness/contrast, some at low resolution."""
-    import jax
-    import jax.numpy as jnp
-
-    n = images.shape[0]
-    keys = jax.random.split(key, 8)
-    area = jax.random.uniform(keys[0], (n,), minval=0.35, maxval=1.0)
-    ratio = jnp.exp(
-        jax.random.uniform(keys[1], (n,), minval=math.log(3 / 4), maxval=math.log(4 / 3))
-    )
-    width = jnp.minimum(jnp.sqrt(area * ratio), 1.0)
-    height = jnp.minimum(jnp.sqrt(area / ratio), 1.0)
-    centre = jax.random.uniform(keys[2], (n, 2), minval=-1.0, maxval=1.0) * jnp.stack(
-        [1 - width, 1 - height], -1
-    )
-    flip = jnp.where(jax.random.bernoulli(keys[3], 0.5, (n,)), -1.0, 1.0)
-    angle = jax.random.uniform(keys[4], (n,), minval=-0.17, maxval=0.17)
-    out = _affine_sample(images, _rotation(angle, flip * width, height), centre)
-    brightness = jax.random.uniform(keys[5], (n, 1, 1, 1), minval=-20.0, maxval=20.0)
-    contrast = jax.random.uniform(keys[6], (n, 1, 1, 1), minval=0.85, maxval=1.15)
-    mean = out.mean(axis=(1, 2, 3), keepdims=True)
-    out = jnp.clip((out - mean) * contrast + mean + brightness, 0, 255)
-    side = low_resolution_side
-    small = jax.image.resize(out, (n, side, side, 3), "linear", antialias=True)
-    coarse = jax.image.resize(small, out.shape, "linear")
-    low = jax.random.bernoulli(keys[7], low_resolution_share, (n, 1, 1, 1))
-    return jnp.where(low, jnp.round(coarse), out)
-
-
-def caffe(images):
-    """RGB 0-255 → the caffe input ResNet50's weights expect (BGR, ImageNet means removed)."""
-    import jax.numpy as jnp
-
-    bgr = images[..., ::-1]
-    return bgr - jnp.asarray(CAFFE_MEAN_BGR, jnp.float32)
 
 
 # ---------------------------------------------------------------------------------- losses
@@ -352,7 +134,6 @@ def _accuracy(logits, labels):
 def build_backbone(weights: str | os.PathLike[str] | None, frozen_stages: int):
     """The product's ResNet50 with the given weights, first stages and all BatchNorms frozen."""
     from fashion_desktop.core.keras_backbone import build_resnet50, load_weights_file
-    from fashion_desktop.core.training import freeze_stages
 
     backbone = build_resnet50(None)
     if weights is not None:
@@ -387,13 +168,14 @@ def train_mixed(
     rng = np.random.default_rng(config.seed)
     type_labels = cat.labels[TYPE_HEAD]
     assert photo.allowed_types is not None
+    allowed_types = photo.allowed_types
     # catalogue partners: for each photo, items whose type is allowed for it
     items_of_type = [
         np.flatnonzero(type_labels == c) for c in range(len(heads.heads[TYPE_HEAD].classes))
     ]
 
     def partner(photo_row: int) -> int:
-        types = np.flatnonzero(photo.allowed_types[photo_row])
+        types = np.flatnonzero(allowed_types[photo_row])
         counts = np.array([len(items_of_type[t]) for t in types], float)
         if counts.sum() == 0:
             return int(rng.integers(len(cat.ids)))
@@ -412,7 +194,7 @@ def train_mixed(
         for name, h in heads.heads.items()
         if name in HEADS
     }
-    params = {"backbone": trainable, "heads": head_params}
+    params: dict[str, Any] = {"backbone": trainable, "heads": head_params}
     optimizer = optax.multi_transform(
         {
             "backbone": optax.adamw(config.learning_rate, weight_decay=config.weight_decay),
@@ -583,8 +365,6 @@ def train_mixed(
 
 def draw_mixed_curves(history: list[dict], path: Path) -> None:
     """The run's loss and per-head accuracy by step (photos: top-1 within the partial label)."""
-    from fashion_desktop.core.training import draw_training_curves
-
     series = [
         {
             "step": entry["step"],
@@ -597,179 +377,7 @@ def draw_mixed_curves(history: list[dict], path: Path) -> None:
     draw_training_curves(series, [*HEADS, "photo articleType"], path, axis="step")
 
 
-# ------------------------------------------------------------------------------ evaluation
-def float32_twin(backbone):
-    """A float32 copy of ``backbone`` with its weights rounded to float16, as the bundle ships."""
-    import keras
-
-    from fashion_desktop.core.keras_backbone import build_resnet50
-
-    policy = keras.mixed_precision.global_policy()
-    keras.mixed_precision.set_global_policy("float32")
-    try:
-        twin = build_resnet50(None)
-    finally:
-        keras.mixed_precision.set_global_policy(policy)
-    twin.set_weights([np.asarray(w, np.float16).astype(np.float32) for w in backbone.get_weights()])
-    return twin
-
-
-def embed_all(model, images: np.ndarray, batch: int = 256) -> np.ndarray:
-    """Raw 2048-d embeddings of prepared uint8 images, float32 arithmetic throughout."""
-    import jax
-    import jax.numpy as jnp
-
-    batch = max(1, min(batch, len(images)))  # a small set is not padded to a large batch
-    trainable = [v.value for v in model.trainable_variables]
-    frozen = [v.value for v in model.non_trainable_variables]
-
-    @jax.jit
-    def forward(x):
-        with jax.default_matmul_precision("highest"):
-            out, _ = model.stateless_call(trainable, frozen, caffe(x.astype(jnp.float32)))
-        return out
-
-    out = np.empty((len(images), 2048), np.float32)
-    for start in range(0, len(images), batch):
-        chunk = images[start : start + batch]
-        size = len(chunk)
-        if size < batch:
-            chunk = np.concatenate(
-                [chunk, np.full((batch - size, *chunk.shape[1:]), 255, np.uint8)]
-            )
-        out[start : start + size] = np.asarray(forward(chunk))[:size]
-    return out
-
-
-def low_resolution(images: np.ndarray, side: int) -> np.ndarray:
-    """Photos downscaled to a catalogue-like ``side`` and back (query-time handling to measure)."""
-    from PIL import Image
-
-    out = np.empty_like(images)
-    for i, image in enumerate(images):
-        small = Image.fromarray(image).resize((side, side), Image.BILINEAR, reducing_gap=None)
-        out[i] = np.asarray(small.resize(image.shape[:2][::-1], Image.BILINEAR))
-    return out
-
-
-def precision_at_k(
-    queries: np.ndarray,
-    gallery: np.ndarray,
-    query_labels: dict[str, list[str]],
-    gallery_labels: dict[str, list[str]],
-    k: int = 5,
-) -> dict[str, float]:
-    """Mean share of the top-k (cosine) whose field equals the query's, per labelled field."""
-    import jax
-    import jax.numpy as jnp
-
-    q = jnp.asarray(queries / np.linalg.norm(queries, axis=1, keepdims=True))
-    g = jnp.asarray(gallery / np.linalg.norm(gallery, axis=1, keepdims=True))
-    top_k = jax.jit(
-        lambda block, gal: jax.lax.top_k(jnp.matmul(block, gal.T, precision="highest"), k)[1]
-    )
-    top = np.concatenate(
-        [np.asarray(top_k(q[start : start + 1024], g)) for start in range(0, len(q), 1024)]
-    )
-    result = {}
-    for name, values in query_labels.items():
-        column = np.array(gallery_labels[name], dtype=object)
-        hits = [float(np.mean(column[top[i]] == value)) for i, value in enumerate(values) if value]
-        if hits:
-            result[name] = round(float(np.mean(hits)), 4)
-    return result
-
-
 # ------------------------------------------------------------------------------------- run
-@dataclass
-class EvaluationSet:
-    """Held-out queries and the gallery they are searched against (whole catalogue)."""
-
-    photo_images: np.ndarray
-    photo_labels: dict[str, list[str]]
-    val_ids: list[str]
-    val_images: np.ndarray
-    val_labels: dict[str, list[str]]
-    train_labels: dict[str, list[str]]
-    train_images: np.ndarray  # the training catalogue's decoded images (shared, not copied)
-
-
-PHOTO_FIELDS = ("masterCategory", "subCategory", "articleType")
-
-
-def load_evaluation_set(
-    catalogue_path, photos_path, split: dict[str, str], cat: DomainData
-) -> EvaluationSet:
-    catalogue = read_catalogue(catalogue_path)
-    meta = {item.item_id: item.metadata for item in catalogue.items}
-    val_ids, val_images = decode_all(catalogue.subset(i for i, s in split.items() if s == "val"))
-    photos = read_catalogue(photos_path)
-    photos = photos.subset(
-        item.item_id for item in photos.items if item.metadata.get("split") == "val"
-    )
-    photo_ids, photo_images = decode_all(photos)
-    photo_meta = {item.item_id: item.metadata for item in photos.items}
-
-    def fields(ids, source, names):
-        return {name: [source[i].get(name, "") for i in ids] for name in names}
-
-    gallery_fields = (*HEADS, *PHOTO_FIELDS[:2])
-    return EvaluationSet(
-        photo_images,
-        fields(photo_ids, photo_meta, PHOTO_FIELDS),
-        val_ids,
-        val_images,
-        fields(val_ids, meta, gallery_fields),
-        fields(cat.ids, meta, gallery_fields),
-        cat.images,
-    )
-
-
-def evaluate_model(
-    backbone, heads: ClassifierHeads, data: EvaluationSet, low_side: int
-) -> tuple[dict, np.ndarray]:
-    """Photo and catalogue-style P@5 (cosine, whole catalogue as gallery), the type head on
-    photos, and the whole catalogue's raw embeddings (training items, then ``val_ids``)."""
-    twin = float32_twin(backbone)
-    train = embed_all(twin, data.train_images)
-    val = embed_all(twin, data.val_images)
-    photos = embed_all(twin, data.photo_images)
-    photos_low = embed_all(twin, low_resolution(data.photo_images, low_side))
-    gallery = np.concatenate([train, val])
-    gallery_labels = {
-        name: data.train_labels[name] + data.val_labels[name] for name in data.train_labels
-    }
-    type_head = heads.heads[TYPE_HEAD]
-    predicted = (photos @ type_head.kernel + type_head.bias).argmax(1)
-    truth = data.photo_labels[TYPE_HEAD]
-    labelled = [i for i, t in enumerate(truth) if t]
-    metrics = {
-        "photos": precision_at_k(photos, gallery, data.photo_labels, gallery_labels),
-        "photos_low_resolution": precision_at_k(
-            photos_low, gallery, data.photo_labels, gallery_labels
-        ),
-        "photo_type_top1": round(
-            float(np.mean([type_head.classes[predicted[i]] == truth[i] for i in labelled])), 4
-        ),
-        "catalogue": precision_at_k(
-            val, train, {n: data.val_labels[n] for n in HEADS}, data.train_labels
-        ),
-    }
-    return metrics, gallery
-
-
-def selection_score(metrics: dict) -> float:
-    """Photos and catalogue weighed together, so neither is traded away silently."""
-    photos, catalogue = metrics["photos"], metrics["catalogue"]
-    return (
-        photos.get("masterCategory", 0)
-        + photos.get("subCategory", 0)
-        + photos.get("articleType", 0)
-        + catalogue.get("articleType", 0)
-        + catalogue.get("baseColour", 0)
-    )
-
-
 def run_mixed_training(
     catalogue_path: str,
     photos_path: str,
@@ -796,7 +404,6 @@ def run_mixed_training(
     import keras
 
     from fashion_desktop.core.keras_backbone import save_weights_bundle, weights_fingerprint
-    from fashion_desktop.core.training import read_split_file
 
     if keras.backend.backend() != "jax":
         raise PhotoTrainingError(
@@ -837,7 +444,7 @@ def run_mixed_training(
         variant = MixedTrainingConfig(**{**asdict(config), "alignment_weight": weight})
         backbone = build_backbone(init_weights, config.frozen_stages)
         trained_heads, result = train_mixed(backbone, heads, cat, photo, variant, log=log)
-        entry = {"alignment_weight": weight, "training": asdict(result)}
+        entry: dict[str, Any] = {"alignment_weight": weight, "training": asdict(result)}
         gallery = None
         if data is not None:
             entry["metrics"], gallery = evaluate_model(

@@ -15,10 +15,11 @@ them. Pure Python (no Qt), so it is tested and validated like the core.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from fashion_desktop.core.errors import FashionDesktopError
+from fashion_desktop.core.filters import FilterError, Filters
 
 CONFIG_FILE_NAME = "kiosk.json"
 DEFAULT_IDLE_TIMEOUT_S = 60.0
@@ -33,7 +34,7 @@ class KioskConfigError(FashionDesktopError):
 @dataclass(frozen=True)
 class KioskConfig:
     idle_timeout_s: float = DEFAULT_IDLE_TIMEOUT_S
-    filters: dict[str, list[str]] = field(default_factory=dict)
+    filters: Filters = field(default_factory=Filters)
     index: Path | None = None
     #: The file this came from (None: defaults, no file).
     source: Path | None = None
@@ -67,23 +68,20 @@ class KioskConfig:
                 index_path = source.parent / index_path
         return cls(float(timeout), filters, index_path, source)
 
+    def with_filters(self, extra: Filters) -> KioskConfig:
+        """These settings with ``extra`` fixed filters (``--filter``) on top of the file's."""
+        return replace(self, filters=self.filters.merged(extra))
 
-def _parse_filters(raw: object, where: str) -> dict[str, list[str]]:
+
+def _parse_filters(raw: object, where: str) -> Filters:
     if not isinstance(raw, dict):
         raise KioskConfigError(f'{where}: filters must look like {{"gender": ["Women"]}}.')
-    filters: dict[str, list[str]] = {}
-    for name, given in raw.items():
-        values = [given] if isinstance(given, str) else given
-        if (
-            not isinstance(values, list)
-            or not values
-            or not all(isinstance(v, str) and v.strip() for v in values)
-        ):
-            raise KioskConfigError(
-                f"{where}: the filter {name!r} needs a value or a list of values."
-            )
-        filters[str(name)] = [v.strip() for v in values]
-    return filters
+    if any(not given for given in raw.values()):  # an empty list would silently filter nothing
+        raise KioskConfigError(f"{where}: every filter needs a value or a list of values.")
+    try:
+        return Filters.of(raw)
+    except FilterError as error:
+        raise KioskConfigError(f"{where}: {error}") from None
 
 
 def default_config_path() -> Path:
