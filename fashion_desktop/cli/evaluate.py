@@ -69,9 +69,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="before/after: also re-embed the index's catalogue and the queries with this model "
         "(e.g. a folder written by `train`) and print both side by side",
     )
+    from fashion_desktop.cli.recommend import add_history_argument
+
+    add_history_argument(parser)
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.history is not None:  # recommendations, not search (cli/recommend.py)
+        from fashion_desktop.cli.recommend import run_history_evaluation
+
+        return run_history_evaluation(args)
     from fashion_desktop.core.catalogue import read_catalogue
     from fashion_desktop.core.evaluation import (
         DEFAULT_FIELDS,

@@ -8,10 +8,13 @@ from collections.abc import Callable, Sequence
 
 from fashion_desktop import __version__
 from fashion_desktop.cli import (
+    clients,
     evaluate,
     index,
     kiosk,
+    look,
     model,
+    recommend,
     search,
     train,
     window,
@@ -27,6 +30,9 @@ COMMANDS = {
     "train": train,
     "model": model,
     "kiosk": kiosk,
+    "clients": clients,
+    "recommend": recommend,
+    "look": look,
 }
 
 

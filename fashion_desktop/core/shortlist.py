@@ -3,6 +3,11 @@
 Stored in one SQLite file in the user's data directory, so shortlists survive restarts and
 index switches: each entry keeps a snapshot of the item's name, image path and metadata, and
 needs no index to be shown or exported. Qt-free (the window and the tests both drive it).
+
+The same file holds the whole client book (:mod:`fashion_desktop.core.clients`: profiles,
+purchases, likes and dislikes, saved looks). Its schema is versioned with ``PRAGMA user_version``
+and upgraded in place, in one transaction, when a store opens a file written by an older version,
+so clients and shortlists made before the client book carry over.
 """
 
 from __future__ import annotations
@@ -25,7 +30,8 @@ SHORTLIST_FILE = "shortlists.sqlite"
 CSV_FIELDS = ("articleType", "baseColour", "gender", "season", "usage", "masterCategory")
 MAX_CLIENT_NAME = 80
 
-_SCHEMA = """
+#: Version 0: clients and shortlist entries (before the client book; no ``user_version``).
+_SCHEMA_V0 = """
 CREATE TABLE IF NOT EXISTS clients (
     id INTEGER PRIMARY KEY,
     name TEXT NOT NULL UNIQUE COLLATE NOCASE,
@@ -40,6 +46,45 @@ CREATE TABLE IF NOT EXISTS entries (
     added TEXT NOT NULL,
     PRIMARY KEY (client_id, item_id));
 """
+#: Version 1: the client book (profiles, purchases, likes/dislikes, looks). Every table hangs
+#: off ``clients`` with ``ON DELETE CASCADE``: deleting a client deletes everything about them.
+_SCHEMA_V1 = """
+CREATE TABLE profiles (
+    client_id INTEGER PRIMARY KEY REFERENCES clients(id) ON DELETE CASCADE,
+    profile TEXT NOT NULL,
+    updated TEXT NOT NULL);
+CREATE TABLE purchases (
+    client_id INTEGER NOT NULL REFERENCES clients(id) ON DELETE CASCADE,
+    item_id TEXT NOT NULL,
+    date TEXT NOT NULL,
+    quantity INTEGER NOT NULL DEFAULT 1,
+    price REAL,
+    name TEXT NOT NULL DEFAULT '',
+    image TEXT NOT NULL DEFAULT '',
+    metadata TEXT NOT NULL DEFAULT '{}',
+    PRIMARY KEY (client_id, item_id, date));
+CREATE INDEX purchases_item ON purchases (item_id);
+CREATE TABLE feedback (
+    client_id INTEGER NOT NULL REFERENCES clients(id) ON DELETE CASCADE,
+    item_id TEXT NOT NULL,
+    opinion TEXT NOT NULL CHECK (opinion IN ('like', 'dislike')),
+    name TEXT NOT NULL DEFAULT '',
+    image TEXT NOT NULL DEFAULT '',
+    metadata TEXT NOT NULL DEFAULT '{}',
+    added TEXT NOT NULL,
+    PRIMARY KEY (client_id, item_id));
+CREATE TABLE looks (
+    id INTEGER PRIMARY KEY,
+    client_id INTEGER NOT NULL REFERENCES clients(id) ON DELETE CASCADE,
+    name TEXT NOT NULL,
+    anchor_id TEXT NOT NULL,
+    items TEXT NOT NULL,
+    created TEXT NOT NULL);
+CREATE INDEX looks_client ON looks (client_id);
+"""
+#: ``_MIGRATIONS[v]`` upgrades a version-``v`` file to version ``v + 1``.
+_MIGRATIONS = (_SCHEMA_V1,)
+SCHEMA_VERSION = len(_MIGRATIONS)
 
 
 class ShortlistError(FashionDesktopError):
@@ -67,9 +112,13 @@ class ShortlistStore:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._db = sqlite3.connect(self.path, isolation_level=None)
             self._db.execute("PRAGMA foreign_keys = ON")
+            # Deleted rows are overwritten, not just unlinked: forgetting a client leaves no
+            # trace of them in the file's free pages.
+            self._db.execute("PRAGMA secure_delete = ON")
+            version = self._schema_version()  # before WAL mode rewrites a newer file's header
             self._db.execute("PRAGMA journal_mode = WAL")
             self._db.execute("PRAGMA synchronous = NORMAL")
-            self._db.executescript(_SCHEMA)
+            self._upgrade_schema(version)
         except (OSError, sqlite3.DatabaseError) as error:
             raise ShortlistError(f"Cannot open the shortlists in {self.path}: {error}") from None
 
@@ -79,6 +128,30 @@ class ShortlistStore:
 
     def close(self) -> None:
         self._db.close()
+
+    def _schema_version(self) -> int:
+        """The file's schema version; a file from a newer Fashion Desktop is refused untouched."""
+        (version,) = self._db.execute("PRAGMA user_version").fetchone()
+        if version > SCHEMA_VERSION:
+            self._db.close()
+            raise ShortlistError(
+                f"The client book {self.path} was written by a newer Fashion Desktop (schema "
+                f"{version}; this version reads up to {SCHEMA_VERSION}). Update the application."
+            )
+        return int(version)
+
+    def _upgrade_schema(self, version: int) -> None:
+        """Create or upgrade the schema to :data:`SCHEMA_VERSION`, all in one transaction."""
+        if version == SCHEMA_VERSION:
+            return
+        with self._transaction() as db:
+            if version == 0:
+                for statement in _statements(_SCHEMA_V0):
+                    db.execute(statement)
+            for migration in _MIGRATIONS[version:]:
+                for statement in _statements(migration):
+                    db.execute(statement)
+            db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
     # ---------------------------------------------------------------------------- clients
     def clients(self) -> list[str]:
@@ -100,6 +173,9 @@ class ShortlistStore:
         return stored
 
     def remove_client(self, name: str) -> None:
+        """Delete a client and everything the book holds about them (every table cascades);
+        :meth:`ClientBook.forget <fashion_desktop.core.clients.ClientBook.forget>` also empties
+        the write-ahead log."""
         with self._transaction() as db:
             db.execute("DELETE FROM clients WHERE name = ?", (name,))
 
@@ -210,6 +286,11 @@ class _Transaction:
 def iter_csv_rows(text: str) -> Iterator[dict[str, str]]:
     """Parse an exported shortlist CSV back (used by tests and round-trips)."""
     yield from csv.DictReader(io.StringIO(text))
+
+
+def _statements(script: str) -> list[str]:
+    """SQL statements of a schema script (``executescript`` would commit mid-transaction)."""
+    return [statement.strip() for statement in script.split(";") if statement.strip()]
 
 
 def _now() -> str:
