@@ -261,6 +261,22 @@ def test_export_csv_has_a_row_per_record(book: ClientBook, tmp_path: Path):
     assert (purchase["item_id"], purchase["price"], purchase["baseColour"]) == ("1", "25", "Blue")
 
 
+def test_csv_exports_never_carry_a_live_spreadsheet_formula(book: ClientBook, tmp_path: Path):
+    """A note or a product name typed as "=HYPERLINK(...)" must open as text, not run."""
+    formula = '=HYPERLINK("http://example.invalid","click")'
+    book.set_profile("Asha", ClientProfile(notes=formula))
+    book.add("Asha", ShortlistEntry("3", "@SUM(A1:A9)", Path("/i/3.jpg"), {}))
+    book.add_purchase("Asha", Purchase("1", "2024-05-03", 1, -5.0, "+Kurta", "/i/1.jpg", {}))
+    book.export("Asha", tmp_path / "asha.csv")
+    rows = list(csv.DictReader(io.StringIO((tmp_path / "asha.csv").read_text(encoding="utf-8"))))
+    cells = [value for row in rows for value in row.values() if value]
+    assert "'" + formula in cells and "'@SUM(A1:A9)" in cells and "'+Kurta" in cells
+    assert not any(cell.startswith(("=", "+", "@")) for cell in cells)
+    assert "-5" in [r["price"] for r in rows]  # a number stays a number
+    shortlist_rows = list(csv.reader(io.StringIO(book.to_csv("Asha"))))
+    assert shortlist_rows[1][2] == "'@SUM(A1:A9)"
+
+
 def test_export_refuses_unknown_formats_and_is_atomic(
     book: ClientBook, tmp_path: Path, monkeypatch
 ):

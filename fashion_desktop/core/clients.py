@@ -11,7 +11,6 @@ everything about a client and scrubs the deleted bytes from the file. Qt-free.
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import difflib
 import io
@@ -31,6 +30,7 @@ from fashion_desktop.core.shortlist import (
     ShortlistStore,
     _now,
 )
+from fashion_desktop.core.spreadsheet import SafeCsvWriter
 
 CLIENT_BOOK_FILE = SHORTLIST_FILE
 GENDERS = ("Women", "Men", "Girls", "Boys", "Unisex")
@@ -556,7 +556,7 @@ class ClientBook(ShortlistStore):
         """One CSV: a row per profile field, purchase, opinion, shortlist item and look item."""
         data = self.export_data(name)
         buffer = io.StringIO()
-        writer = csv.writer(buffer, lineterminator="\n")
+        writer = SafeCsvWriter(buffer)
         header = ["client", "record", "item_id", "name", "date", "quantity", "price", *CSV_FIELDS]
         writer.writerow([*header, "detail"])
         client = data["client"]

@@ -35,7 +35,6 @@ PDF (:func:`export_look`).
 
 from __future__ import annotations
 
-import csv
 import io
 import time
 from collections.abc import Mapping, Sequence
@@ -60,6 +59,7 @@ from fashion_desktop.core.recommend import (
     select_diverse,
 )
 from fashion_desktop.core.shortlist import CSV_FIELDS, ShortlistEntry
+from fashion_desktop.core.spreadsheet import SafeCsvWriter
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -623,9 +623,7 @@ def export_look(
         if kind == "csv":
             buffer = io.StringIO()
             columns = ["section", "slot", "rank", "id", "name", *CSV_FIELDS, "image", "reasons"]
-            writer = csv.DictWriter(buffer, columns, lineterminator="\n")
-            writer.writeheader()
-            writer.writerows(rows)
+            SafeCsvWriter(buffer).write_dicts(columns, rows)
             write_text_atomic(target, buffer.getvalue())
         else:
             pages = contact_sheets(rows, title or "Look")

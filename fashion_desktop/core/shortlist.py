@@ -24,6 +24,7 @@ from typing import Literal
 
 from fashion_desktop.core.atomic import write_text_atomic
 from fashion_desktop.core.errors import FashionDesktopError
+from fashion_desktop.core.spreadsheet import SafeCsvWriter
 
 SHORTLIST_FILE = "shortlists.sqlite"
 #: Metadata columns of a CSV export, after id and name (the catalogue's own column names).
@@ -235,7 +236,7 @@ class ShortlistStore:
     def to_csv(self, client: str) -> str:
         """The client's shortlist as CSV text (UTF-8, one row per item, header first)."""
         buffer = io.StringIO()
-        writer = csv.writer(buffer, lineterminator="\n")
+        writer = SafeCsvWriter(buffer)
         writer.writerow(["client", "id", "productDisplayName", *CSV_FIELDS, "image", "added"])
         for entry in self.entries(client):
             writer.writerow(
