@@ -79,10 +79,18 @@ def test_hard_rules_never_bought_disliked_avoided_or_other_gender(book, index):
     book.set_profile("Asha", ClientProfile(gender="Women", avoided_colours=("Red",)))
     result = Recommender(index, book).recommend("Asha", 40, today=TODAY)
     ids = [r.item_id for r in result.results]
-    # every toy type holds two products in several colours: 12 women's or unisex types fit
-    assert len(ids) == 24 and len(set(ids)) == 24
-    assert "Only 24 items fit" in result.notes[-1]
+    # every toy type holds two products in several colours: 12 women's or unisex types fit, one
+    # product each per list, less the kurta she bought (in any of its colours)
+    assert len(ids) == 23 and len(set(ids)) == 23
+    assert "Only 23 items fit" in result.notes[-1]
     assert not set(ids) & {*kurtas[:3], disliked}
+    bought_product = {meta(i)["productDisplayName"].split()[-1] for i in kurtas[:3]}
+    assert bought_product == {"1"}  # the first kurta, in three colours
+    assert [i for i in ids if meta(i)["articleType"] == "Kurtas"] == [
+        i
+        for i in ids
+        if meta(i)["articleType"] == "Kurtas" and meta(i)["productDisplayName"].endswith(" 2")
+    ]
     for item_id in ids:
         assert meta(item_id)["baseColour"] != "Red"
         assert meta(item_id)["gender"] in ("Women", "Unisex")
@@ -90,10 +98,27 @@ def test_hard_rules_never_bought_disliked_avoided_or_other_gender(book, index):
     assert any(meta(i)["gender"] == "Unisex" for i in ids)  # Unisex fits everyone
 
 
+def test_liked_and_shortlisted_items_are_not_shown_again(book, index):
+    from fashion_desktop.core.shortlist import ShortlistEntry
+
+    tops = item_ids(ROWS, articleType="Tops")
+    buy(book, "Asha", tops[:1])
+    book.set_profile("Asha", ClientProfile(gender="Women"))
+    before = [r.item_id for r in Recommender(index, book).recommend("Asha", 6, today=TODAY).results]
+    liked, listed = before[0], before[1]
+    book.set_opinion("Asha", ItemSnapshot(liked), "like")
+    book.add("Asha", ShortlistEntry(listed, meta(listed)["productDisplayName"], Path("/x.jpg")))
+    after = Recommender(index, book).recommend("Asha", 6, today=TODAY)
+    ids = [r.item_id for r in after.results]
+    assert liked not in ids and listed not in ids and len(ids) == 6
+    for result in after.results:  # a reason never cites the item itself
+        assert all(meta(result.item_id)["productDisplayName"] not in r for r in result.reasons)
+
+
 def test_a_client_with_two_interests_gets_both(book, index):
     kurtas = item_ids(ROWS, articleType="Kurtas")
     shoes = item_ids(ROWS, articleType="Sports Shoes", gender="Women")
-    buy(book, "Asha", [*kurtas[:6], *shoes[:2]])
+    buy(book, "Asha", [*kurtas[:4], *shoes[:2]])  # one kurta and one shoe, in several colours
     book.set_profile("Asha", ClientProfile(gender="Women"))
     types = [
         r.metadata["articleType"]

@@ -34,6 +34,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         choices=("attract", "capture", "results", "detail"),
         help=argparse.SUPPRESS,
     )
+    gui.add_argument(
+        "--client", metavar="NAME", help="open the Clients page for this client of the book"
+    )
     gui.add_argument("--weights", help="model weights (file, model folder, 'imagenet', 'random')")
     gui.add_argument("--self-test", action="store_true", help="check the installation and exit")
 

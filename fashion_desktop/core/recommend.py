@@ -17,8 +17,9 @@ array per field), so a recommendation over 40,000 items is a handful of vector o
   BENCHMARKS.md). Purchases after ``before`` are ignored, for leak-free evaluation.
 * **Hybrid**: a weighted sum of the above plus the book's recency-weighted popularity and the
   season lift of the reference month (:class:`Blend`).
-* **Hard rules** (:func:`allowed_mask`): never an item the client bought or disliked, never an
-  avoided colour, article type or usage, only the client's gender or Unisex, no free gifts.
+* **Hard rules** (:func:`allowed_mask`): never an item the client bought (nor another listing of
+  the same product) or disliked, nor one she already liked or shortlisted; never an avoided
+  colour, article type or usage; only the client's gender or Unisex; no free gifts.
 * **Diversity** (:func:`select_diverse`): one item per near-duplicate family (same article type
   and gender, same name once colour words are removed: the same shirt in five colours), none
   within cosine :data:`NEAR_DUPLICATE_COSINE` of an item already listed, and at most
@@ -397,7 +398,8 @@ class ClientHistory:
     """What the recommender knows about one client, as index rows.
 
     ``events``: ``(row, day number, weight, kind)`` with kind ``purchase``, ``like`` or
-    ``shortlist``. ``owned`` rows are never recommended; nor are ``disliked`` ones.
+    ``shortlist``. Never recommended: ``owned`` rows and other listings of the same products,
+    ``disliked`` rows, and the liked or shortlisted rows themselves (:attr:`chosen`).
     """
 
     name: str
@@ -406,6 +408,11 @@ class ClientHistory:
     owned: frozenset[int] = frozenset()
     disliked: frozenset[int] = frozenset()
     labels: Mapping[int, tuple[str, str]] = field(default_factory=dict)  # row → (name, date)
+
+    @property
+    def chosen(self) -> frozenset[int]:
+        """Rows she liked or shortlisted."""
+        return frozenset(row for row, _, _, kind in self.events if kind != "purchase")
 
     @property
     def last_purchase(self) -> int | None:
@@ -468,8 +475,10 @@ def allowed_mask(arrays: CatalogueArrays, history: ClientHistory) -> np.ndarray:
     ):
         if avoided:
             mask &= ~arrays.mask_of(name, avoided)
-    excluded = list(history.owned | history.disliked)
-    if excluded:
+    if history.owned:  # nor another listing of a product she has (same name, any colour)
+        mask &= ~np.isin(arrays.families, arrays.families[sorted(history.owned)])
+    excluded = sorted(history.owned | history.disliked | history.chosen)
+    if excluded:  # what she has, rejected, liked or shortlisted is not "what to show her next"
         mask[excluded] = False
     return mask
 

@@ -15,9 +15,9 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import QObject, QTimer
 from PySide6.QtWidgets import QApplication
 
+from fashion_desktop.core.clients import ClientBook
 from fashion_desktop.core.errors import FashionDesktopError
 from fashion_desktop.core.filters import Filters
-from fashion_desktop.core.shortlist import ShortlistStore
 from fashion_desktop.gui.icons import icon
 from fashion_desktop.gui.main_window import MainWindow
 from fashion_desktop.gui.settings import ORGANIZATION, AppSettings
@@ -72,9 +72,10 @@ def choose_index(explicit: Path | None, settings: AppSettings) -> Path:
     return demo_index_path()
 
 
-def open_shortlists() -> tuple[ShortlistStore | None, str]:
+def open_shortlists() -> tuple[ClientBook | None, str]:
+    """The client book (shortlists, profiles, histories, looks) in the user data folder."""
     try:
-        return ShortlistStore.in_directory(user_data_dir()), ""
+        return ClientBook.in_directory(user_data_dir()), ""
     except FashionDesktopError as error:
         return None, str(error)
 
@@ -98,7 +99,7 @@ def build_window(
         initial_filters=filters,
     )
     if store_problem:
-        window.notify("warning", f"Shortlists are unavailable: {store_problem}")
+        window.notify("warning", f"Shortlists and clients are unavailable: {store_problem}")
     return window
 
 
@@ -176,9 +177,18 @@ def run_app(args: argparse.Namespace) -> int:
     if getattr(args, "kiosk", False):
         return _run_kiosk(app, args)
     window = build_window(args)
+    client = getattr(args, "client", None)
     screenshot = None
     if getattr(args, "screenshot", None):
-        screenshot = ScreenshotRun(window, args.screenshot, expect_results=bool(args.query))
+        screenshot = ScreenshotRun(
+            window,
+            args.screenshot,
+            expect_results=bool(args.query),
+            # --client: photographed once the client's recommendations are painted
+            ready_signal=window.recommendations_presented if client and not args.query else None,
+        )
+    if client:
+        window.show_client(client)
     window.show()
     return _start_and_run(app, window, args, screenshot)
 

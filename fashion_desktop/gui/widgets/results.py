@@ -1,4 +1,9 @@
-"""The result grid: five product cards that reflow with the window and work from the keyboard."""
+"""The result grid: product cards that reflow with the window and work from the keyboard.
+
+The same cards show search results and a client's recommendations: "More like this", the
+shortlist heart, "Complete the look", like/dislike for the current client, and (for
+recommendations) the reasons an item was chosen.
+"""
 
 from __future__ import annotations
 
@@ -31,6 +36,13 @@ MIN_FITTED_CARD_WIDTH = 92
 MIN_FITTED_IMAGE_HEIGHT = 40
 GRID_SPACING = 16
 ACCENT = "#4f46e5"
+#: A card's height without its image (name, details, one action row, paddings), and what
+#: "Complete the look" and a reason line add.
+TEXT_BLOCK = 190
+SECOND_ROW = 34
+REASON_BLOCK = 38
+LIKE_COLOUR = "#059669"
+DISLIKE_COLOUR = "#dc2626"
 
 
 class ElidedLabel(QLabel):
@@ -89,6 +101,9 @@ class ResultCard(QFrame):
     activated = Signal(object)  # SearchHit
     more_like_this = Signal(object)
     shortlist_toggled = Signal(object, bool)
+    #: The current client's opinion of the item: "like", "dislike" or "" (cleared).
+    opinion_changed = Signal(object, str)
+    complete_look = Signal(object)
     navigate = Signal(int)  # Qt key
 
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -106,9 +121,15 @@ class ResultCard(QFrame):
         self.score = QLabel()
         self.score.setObjectName("ScoreLabel")
         self.score.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        self.like_button = self._opinion_button("like", "thumbs-up", "I like it")
+        self.dislike_button = self._opinion_button("dislike", "thumbs-down", "Not for this client")
         top = QHBoxLayout()
         top.setContentsMargins(0, 0, 0, 0)
+        top.setSpacing(4)
         top.addWidget(self.rank)
+        top.addSpacing(4)
+        top.addWidget(self.like_button)
+        top.addWidget(self.dislike_button)
         top.addStretch(1)
         top.addWidget(self.score)
 
@@ -122,6 +143,10 @@ class ResultCard(QFrame):
         self.details.setObjectName("CardDetails")
         self.item_id = ElidedLabel(max_lines=1)
         self.item_id.setObjectName("CardId")
+        self.reason = ElidedLabel(max_lines=2)
+        self.reason.setObjectName("CardReason")
+        self.reason.hide()
+        self.reasons: list[str] = []
 
         self.more_button = QToolButton()
         self.more_button.setObjectName("MoreLikeThis")
@@ -145,6 +170,18 @@ class ResultCard(QFrame):
         actions.addWidget(self.more_button, 1)
         actions.addWidget(self.shortlist_button)
 
+        self.look_button = QToolButton()
+        self.look_button.setObjectName("CompleteLook")
+        self.look_button.setText("Complete the look")
+        self.look_button.setIcon(icon("look", ACCENT))
+        self.look_button.setIconSize(icon_size(14))
+        self.look_button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        self.look_button.setToolTip("Complete the look around this item (L)")
+        self.look_button.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
+        self.look_button.setMinimumWidth(60)
+        self.look_button.clicked.connect(lambda: self.hit and self.complete_look.emit(self.hit))
+        self._opinions_shown = False
+
         layout = QVBoxLayout(self)
         layout.setContentsMargins(11, 11, 11, 11)
         layout.setSpacing(4)
@@ -155,7 +192,9 @@ class ResultCard(QFrame):
         layout.addWidget(self.kind)
         layout.addWidget(self.details)
         layout.addWidget(self.item_id)
+        layout.addWidget(self.reason)
         layout.addLayout(actions)
+        layout.addWidget(self.look_button)
 
     # ---------------------------------------------------------------------------- content
     def set_hit(self, hit: SearchHit | None, *, shortlisted: bool = False) -> None:
@@ -175,6 +214,63 @@ class ResultCard(QFrame):
         self.set_shortlisted(shortlisted)
         self.setAccessibleName(f"Result {hit.rank}: {self.name.text()}")
         self.show()
+
+    def set_reasons(self, reasons: list[str]) -> None:
+        """Why the item is shown (recommendations): the strongest reason on the card, all of
+        them in the tooltip."""
+        self.reasons = list(reasons)
+        self.reason.setText("; ".join(reasons[:2]))
+        self.reason.setToolTip("Why: " + "; ".join(reasons) if reasons else "")
+        self.reason.setVisible(bool(reasons))
+
+    def set_opinion(self, opinion: str) -> None:
+        for button, kind in ((self.like_button, "like"), (self.dislike_button, "dislike")):
+            button.blockSignals(True)
+            button.setChecked(opinion == kind)
+            button.blockSignals(False)
+        self._paint_opinions()
+
+    @property
+    def opinion(self) -> str:
+        if self.like_button.isChecked():
+            return "like"
+        return "dislike" if self.dislike_button.isChecked() else ""
+
+    def show_actions(self, *, look: bool, opinions: bool) -> None:
+        """ "Complete the look" (a second action row) and/or like/dislike (beside the rank)."""
+        self.look_button.setVisible(look)
+        self.like_button.setVisible(opinions)
+        self.dislike_button.setVisible(opinions)
+        self._opinions_shown = opinions
+
+    def _opinion_button(self, kind: str, icon_name: str, tip: str) -> QToolButton:
+        button = QToolButton()
+        button.setObjectName("OpinionToggle")
+        button.setProperty("kind", kind)
+        button.setCheckable(True)
+        button.setIconSize(icon_size(14))
+        button.setIcon(icon(icon_name))
+        button.setToolTip(f"{tip} ({'K' if kind == 'like' else 'D'})")
+        button.setAccessibleName(kind.capitalize())
+        button.toggled.connect(lambda on, k=kind: self._on_opinion_toggled(k, on))
+        return button
+
+    def _on_opinion_toggled(self, kind: str, on: bool) -> None:
+        other = self.dislike_button if kind == "like" else self.like_button
+        if on and other.isChecked():
+            other.blockSignals(True)
+            other.setChecked(False)
+            other.blockSignals(False)
+        self._paint_opinions()
+        if self.hit is not None:
+            self.opinion_changed.emit(self.hit, kind if on else "")
+
+    def _paint_opinions(self) -> None:
+        liked, disliked = self.like_button.isChecked(), self.dislike_button.isChecked()
+        self.like_button.setIcon(icon("thumbs-up", LIKE_COLOUR) if liked else icon("thumbs-up"))
+        self.dislike_button.setIcon(
+            icon("thumbs-down", DISLIKE_COLOUR) if disliked else icon("thumbs-down")
+        )
 
     def set_shortlisted(self, shortlisted: bool) -> None:
         self.shortlist_button.blockSignals(True)
@@ -211,8 +307,14 @@ class ResultCard(QFrame):
             self.activated.emit(self.hit)
         elif self.hit is not None and key == Qt.Key.Key_M:
             self.more_like_this.emit(self.hit)
-        elif self.hit is not None and key == Qt.Key.Key_S:
+        elif self.hit is not None and key == Qt.Key.Key_S and self.shortlist_button.isVisible():
             self.shortlist_button.toggle()
+        elif self.hit is not None and key == Qt.Key.Key_L and self.look_button.isVisible():
+            self.complete_look.emit(self.hit)
+        elif self.hit is not None and key == Qt.Key.Key_K and self._opinions_shown:
+            self.like_button.toggle()
+        elif self.hit is not None and key == Qt.Key.Key_D and self._opinions_shown:
+            self.dislike_button.toggle()
         elif key in (
             Qt.Key.Key_Left,
             Qt.Key.Key_Right,
@@ -262,6 +364,8 @@ class ResultGrid(QWidget):
     activated = Signal(object)
     more_like_this = Signal(object)
     shortlist_toggled = Signal(object, bool)
+    opinion_changed = Signal(object, str)
+    complete_look = Signal(object)
     thumbnails_complete = Signal()
 
     def __init__(
@@ -271,12 +375,22 @@ class ResultGrid(QWidget):
         parent: QWidget | None = None,
         *,
         fit_on_screen: bool = False,
+        capacity: int = DEFAULT_K,
+        show_scores: bool = True,
     ) -> None:
         """``fit_on_screen``: choose the columns that show every card whole with the largest
-        images (the kiosk: nothing to scroll), instead of as many columns as fit the width."""
+        images (the kiosk: nothing to scroll), instead of as many columns as fit the width.
+        ``capacity``: the most cards shown (five per row at most); ``show_scores``: the match
+        score on each card (a search's, not a recommendation's)."""
         super().__init__(parent)
         self.setObjectName("ResultGrid")
         self._fit_on_screen = fit_on_screen
+        self._capacity = capacity
+        self._show_scores = show_scores
+        self._reasons: dict[str, list[str]] = {}
+        self._opinions: dict[str, str] = {}
+        self._look_action = False
+        self._opinion_actions = False
         self._spacing = GRID_SPACING
         self._model = model
         self._thumbnails = thumbnails
@@ -297,11 +411,15 @@ class ResultGrid(QWidget):
         self._grid = QGridLayout(self._cards_host)
         self._grid.setContentsMargins(0, 0, 0, 0)
         self._grid.setSpacing(GRID_SPACING)
-        for _ in range(DEFAULT_K):
+        for _ in range(capacity):
             card = ResultCard(self._cards_host)
+            card.score.setVisible(show_scores)
+            card.show_actions(look=False, opinions=False)
             card.activated.connect(self.activated)
             card.more_like_this.connect(self.more_like_this)
             card.shortlist_toggled.connect(self.shortlist_toggled)
+            card.opinion_changed.connect(self.opinion_changed)
+            card.complete_look.connect(self.complete_look)
             card.navigate.connect(lambda key, c=card: self._navigate(c, key))
             card.hide()
             self.cards.append(card)
@@ -313,7 +431,8 @@ class ResultGrid(QWidget):
         holder = QWidget()
         holder.setObjectName("CardsHolder")
         holder_layout = QVBoxLayout(holder)
-        holder_layout.setContentsMargins(0, 0, 0, 0)
+        # room for the vertical scroll bar when there are more cards than one row
+        holder_layout.setContentsMargins(0, 0, 12 if capacity > DEFAULT_K else 0, 0)
         holder_layout.addWidget(self._cards_host)
         holder_layout.addStretch(1)
         scroll.setWidget(holder)
@@ -353,11 +472,38 @@ class ResultGrid(QWidget):
             assert card.hit is not None
             card.set_shortlisted(card.hit.item_id in self._shortlisted)
 
+    def set_reasons(self, reasons: dict[str, list[str]]) -> None:
+        """Reasons per item id, shown on the cards (recommendations); empty: none shown."""
+        self._reasons = {key: list(value) for key, value in reasons.items()}
+        for card in self.visible_cards():
+            assert card.hit is not None
+            card.set_reasons(self._reasons.get(card.hit.item_id, []))
+        self._fit_image_height()
+
+    def set_opinions(self, opinions: dict[str, str]) -> None:
+        """The current client's likes and dislikes (item id → "like" / "dislike")."""
+        self._opinions = dict(opinions)
+        for card in self.visible_cards():
+            assert card.hit is not None
+            card.set_opinion(self._opinions.get(card.hit.item_id, ""))
+
+    def set_actions(self, *, look: bool, opinions: bool) -> None:
+        """Offer "Complete the look" and/or like/dislike on every card (the stylist's window)."""
+        self._look_action, self._opinion_actions = look, opinions
+        for card in self.cards:
+            card.show_actions(look=look, opinions=opinions)
+        self._fit_image_height()
+
     def customer_view(self) -> None:
-        """For customers (the kiosk): no shortlist hearts, no item IDs, touch-sized buttons."""
+        """For customers (the kiosk): no shortlist hearts, no opinions, no item IDs, no client
+        data, touch-sized buttons."""
+        self.set_actions(look=False, opinions=False)
+        self._reasons = {}
         for card in self.cards:
             card.shortlist_button.hide()
             card.shortlist_button.setEnabled(False)
+            card.like_button.setEnabled(False)
+            card.dislike_button.setEnabled(False)
             card.item_id.hide()
             card.more_button.setMinimumHeight(52)
             card.more_button.setToolButtonStyle(
@@ -394,6 +540,8 @@ class ResultGrid(QWidget):
             hit = hits[position] if position < len(hits) else None
             card.set_hit(hit, shortlisted=hit is not None and hit.item_id in self._shortlisted)
             if hit is not None:
+                card.set_reasons(self._reasons.get(hit.item_id, []))
+                card.set_opinion(self._opinions.get(hit.item_id, ""))
                 pixmap = self._thumbnails.request(hit.image_path, THUMBNAIL_SIDE)
                 if pixmap is not None:
                     card.image.set_pixmap(pixmap)
@@ -438,13 +586,20 @@ class ResultGrid(QWidget):
     def _text_block(self) -> int:
         """A card's height without its image: name, details, actions and paddings."""
         if not self._fit_on_screen:
-            return 190
+            block = TEXT_BLOCK
+            if self._look_action:
+                block += SECOND_ROW
+            if self._reasons:
+                block += REASON_BLOCK
+            return block
         card = self.cards[0]
         card.ensurePolished()
         return max(60, card.sizeHint().height() - card.image.minimumHeight())
 
     def _image_height(self, columns: int) -> float:
         rows = -(-max(1, len(self.visible_cards()) or DEFAULT_K) // columns)
+        if not self._fit_on_screen:
+            rows = min(rows, -(-DEFAULT_K // columns))  # more rows than a search's: scroll
         card_width = (self.width() - self._spacing * (columns - 1)) / columns
         by_height = (self.height() - self._spacing * (rows - 1)) / rows - self._text_block()
         return min(card_width * 4 / 3 - 24, by_height)
@@ -453,7 +608,7 @@ class ResultGrid(QWidget):
         available = max(1, self.width() - 8)
         if not self._fit_on_screen:
             by_width = (available + self._spacing) // (MIN_CARD_WIDTH + self._spacing)
-            return max(1, min(DEFAULT_K, by_width))
+            return max(1, min(DEFAULT_K, self._capacity, by_width))
         count = len(self.visible_cards()) or DEFAULT_K
         widest = (available + self._spacing) // (MIN_FITTED_CARD_WIDTH + self._spacing)
         candidates = range(1, max(1, min(DEFAULT_K, count, widest)) + 1)

@@ -61,6 +61,9 @@ class ShortlistDelegate(QStyledItemDelegate):
         self._thumbnails = thumbnails
 
     def sizeHint(self, option: QStyleOptionViewItem, index) -> QSize:  # noqa: N802
+        view = self.parent()  # rows as wide as the list (names elided), never wider
+        if isinstance(view, QListView):
+            return QSize(max(60, view.viewport().width() - 2), ROW_HEIGHT)
         return QSize(option.rect.width(), ROW_HEIGHT)
 
     def paint(
@@ -168,6 +171,8 @@ class ShortlistPanel(QFrame):
         self.list_view.setSelectionMode(QListView.SelectionMode.ExtendedSelection)
         self.list_view.setUniformItemSizes(True)
         self.list_view.setVerticalScrollMode(QListView.ScrollMode.ScrollPerPixel)
+        self.list_view.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.list_view.setResizeMode(QListView.ResizeMode.Adjust)
         thumbnails.ready.connect(lambda _p: self.list_view.viewport().update())
         self.empty_label = QLabel(
             "No items yet.\nUse the heart on a result to add it to this client's shortlist."
@@ -219,6 +224,10 @@ class ShortlistPanel(QFrame):
             self.notice.emit("warning", str(error))
             return
         self._reload_clients(select=stored)
+
+    def reload_clients(self, select: str = "") -> None:
+        """The client list from the store again (clients added or forgotten elsewhere)."""
+        self._reload_clients(select=select)
 
     def _create_client_from_edit(self) -> None:
         name = self.new_client_edit.text().strip()
