@@ -17,9 +17,10 @@ array per field), so a recommendation over 40,000 items is a handful of vector o
   BENCHMARKS.md). Purchases after ``before`` are ignored, for leak-free evaluation.
 * **Hybrid**: a weighted sum of the above plus the book's recency-weighted popularity and the
   season lift of the reference month (:class:`Blend`).
-* **Hard rules** (:func:`allowed_mask`): never an item the client bought (nor another listing of
-  the same product) or disliked, nor one she already liked or shortlisted; never an avoided
-  colour, article type or usage; only the client's gender or Unisex; no free gifts.
+* **Hard rules** (:func:`allowed_mask`): never an item the client bought or disliked, nor one she
+  already liked or shortlisted; never an avoided colour, article type or usage; only the
+  client's gender or Unisex; no free gifts. The same product in another colour stays eligible
+  (buying a favourite again in another colour is common; the simulated book rewards it too).
 * **Diversity** (:func:`select_diverse`): one item per near-duplicate family (same article type
   and gender, same name once colour words are removed: the same shirt in five colours), none
   within cosine :data:`NEAR_DUPLICATE_COSINE` of an item already listed, and at most
@@ -398,8 +399,8 @@ class ClientHistory:
     """What the recommender knows about one client, as index rows.
 
     ``events``: ``(row, day number, weight, kind)`` with kind ``purchase``, ``like`` or
-    ``shortlist``. Never recommended: ``owned`` rows and other listings of the same products,
-    ``disliked`` rows, and the liked or shortlisted rows themselves (:attr:`chosen`).
+    ``shortlist``. Never recommended: ``owned`` and ``disliked`` rows, and the liked or
+    shortlisted rows themselves (:attr:`chosen`).
     """
 
     name: str
@@ -475,8 +476,6 @@ def allowed_mask(arrays: CatalogueArrays, history: ClientHistory) -> np.ndarray:
     ):
         if avoided:
             mask &= ~arrays.mask_of(name, avoided)
-    if history.owned:  # nor another listing of a product she has (same name, any colour)
-        mask &= ~np.isin(arrays.families, arrays.families[sorted(history.owned)])
     excluded = sorted(history.owned | history.disliked | history.chosen)
     if excluded:  # what she has, rejected, liked or shortlisted is not "what to show her next"
         mask[excluded] = False
@@ -826,9 +825,13 @@ def explain(
         verb = {"purchase": f"{who} bought", "like": f"{who} liked"}.get(
             kind, f"on {whose} shortlist"
         )
-        text = (
-            f"like the {title} {verb}{when}" if kind != "shortlist" else f"like the {title} {verb}"
-        )
+        if kind == "shortlist":
+            when = ""
+        if arrays.families[source] == arrays.families[row]:  # the same product, another colour
+            colour = arrays.value("baseColour", source)
+            text = f"another colour of the {colour + ' ' if colour else ''}one {verb}{when}"
+        else:
+            text = f"like the {title} {verb}{when}"
         candidates.append((blend.interests * float(terms.interests[row]), text))
     if blend.attributes and terms.attribute_lift:
         profile = history.profile
