@@ -39,17 +39,21 @@ def run_cli(args: list[str], tmp_path: Path, timeout: int = 180) -> subprocess.C
     )
 
 
-def test_window_modules_import_fast_and_without_tensorflow():
+def test_window_modules_import_no_heavy_library():
+    """The window appears before anything slow is imported: no training, cluster or ANN
+    library, and not even the model runtime (it loads on a background thread). Start-up time
+    is measured by tests/benchmarks/bench_gui.py, not asserted here (a loaded CI machine made a
+    time limit flaky)."""
+    heavy = ["tensorflow", "keras", "jax", "scipy", "sklearn", "ray", "faiss", "hnswlib"]
+    heavy.append("ai_edge_litert")
     code = (
-        "import sys, time; t = time.perf_counter(); "
-        "import fashion_desktop.gui.app; "
-        "print(time.perf_counter() - t, 'tensorflow' in sys.modules, 'keras' in sys.modules)"
+        "import sys; import fashion_desktop.gui.app; "
+        f"print(sorted({{m.split('.')[0] for m in sys.modules}} & set({heavy!r})))"
     )
     out = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT
-    ).stdout.split()
-    assert out[1:] == ["False", "False"]
-    assert float(out[0]) < 1.5
+    ).stdout.strip()
+    assert out == "[]"
 
 
 def test_window_is_shown_and_accepts_input_quickly(qtbot, make_settings, data_dir):
