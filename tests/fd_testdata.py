@@ -224,6 +224,8 @@ def write_toy_index(
     catalogue: Path | None = None,
     fields: Sequence[str] | None = None,
     identity=None,
+    ann: str = "auto",
+    ann_settings=None,
 ) -> Path:
     """Write an index straight with ``write_index`` from toy ``embeddings``: no model, no build.
 
@@ -232,7 +234,9 @@ def write_toy_index(
     ``garment_image(i)`` is written to ``catalogue/images/<id>.jpg``; the catalogue folder
     defaults to ``directory.parent / "catalog"``, so index and catalogue can move together.
     ``fields`` default to the first row's keys, ``identity`` to :func:`toy_identity`; ``heads``
-    store label signatures and ``dim`` a PCA projection. Returns ``directory``.
+    store label signatures and ``dim`` a PCA projection; ``ann`` (auto, on, off) and
+    ``ann_settings`` decide its ANN structure (:mod:`fashion_desktop.core.ann`). Returns
+    ``directory``.
     """
     from fashion_desktop.core.index import ItemRecord, file_sha256, write_index
 
@@ -271,6 +275,8 @@ def write_toy_index(
         fields=list(fields) if fields is not None else list(metadata[0]),
         dim=dim,
         heads=heads,
+        ann=ann,
+        ann_settings=ann_settings,
     )
     return directory
 

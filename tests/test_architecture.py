@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from fd_testdata import REPO_ROOT
 
-HEAVY = ("PySide6", "shiboken6", "tensorflow", "keras", "sklearn")
+HEAVY = ("PySide6", "shiboken6", "tensorflow", "keras", "sklearn", "ray")
 
 
 def run_python(code: str, tmp_path: Path) -> subprocess.CompletedProcess[str]:
@@ -45,7 +45,7 @@ def test_core_cli_and_resources_import_no_qt_and_no_tensorflow(tmp_path: Path) -
     assert completed.returncode == 0, completed.stderr
     result = json.loads(completed.stdout.strip().splitlines()[-1])
     expected = {"imaging", "catalogue", "embedder", "heads", "index", "builder", "search"}
-    expected |= {"evaluation", "atomic", "errors"}
+    expected |= {"evaluation", "atomic", "errors", "distributed"}
     assert {name.rsplit(".", 1)[-1] for name in result["modules"]} >= expected
     assert result["heavy"] == [], f"imported at module level: {result['heavy']}"
 

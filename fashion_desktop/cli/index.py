@@ -23,6 +23,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from fashion_desktop.core.ann import ANN_ABOVE_ITEMS, ANN_MODES
     from fashion_desktop.core.index import DEFAULT_PROJECTED_DIM, PROJECT_ABOVE_ITEMS
 
     actions = parser.add_subparsers(dest="index_command", metavar="ACTION", required=True)
@@ -39,6 +40,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help=f"stored vector size: auto (PCA to {DEFAULT_PROJECTED_DIM} above "
         f"{PROJECT_ABOVE_ITEMS:,} items), full, or a number",
     )
+    build.add_argument(
+        "--ann",
+        choices=ANN_MODES,
+        default="auto",
+        help=f"approximate-nearest-neighbour structure for fast search: auto (above "
+        f"{ANN_ABOVE_ITEMS:,} items), on or off",
+    )
+    build.add_argument(
+        "--engine",
+        choices=("local", "ray"),
+        default="local",
+        help="embed here, or on Ray workers (needs the cluster extra; docs/cluster.md)",
+    )
+    build.add_argument("--ray-address", help="Ray cluster to join (default: start Ray here)")
+    build.add_argument("--workers", type=int, help="Ray workers (default: one per CPU)")
     info = actions.add_parser("info", help="describe an index")
     info.add_argument("index", type=Path)
 
@@ -55,6 +71,12 @@ def run(args: argparse.Namespace) -> int:
 
     if args.batch_size is not None and args.batch_size < 1:
         raise FashionDesktopError("--batch-size must be at least 1.")
+    if args.engine == "ray":
+        from fashion_desktop.core.distributed import RayEngine, import_ray
+
+        import_ray()  # before any work: without Ray, the message says how to install it
+    elif args.ray_address or args.workers is not None:
+        raise FashionDesktopError("--ray-address and --workers need --engine ray.")
     check_output_folder(args.out.expanduser())
     catalogue = read_catalogue(args.catalogue)
     summary = catalogue.problem_summary()
@@ -68,10 +90,23 @@ def run(args: argparse.Namespace) -> int:
     if len(catalogue.problems) > 10:
         print(f"  … and {len(catalogue.problems) - 10} more", file=sys.stderr)
     embedder = load_embedder(args.weights, args.batch_size)
+    # A Ray started here is stopped by Ray's own exit handler.
+    engine = (
+        RayEngine(embedder, address=args.ray_address, workers=args.workers)
+        if args.engine == "ray"
+        else None
+    )
     try:
         with progress_bar("Embedding", len(catalogue)) as update:
             report = build_index(
-                catalogue, args.out, embedder, update=args.update, dim=args.dim, progress=update
+                catalogue,
+                args.out,
+                embedder,
+                update=args.update,
+                dim=args.dim,
+                progress=update,
+                engine=engine,
+                ann=args.ann,
             )
     except BuildInterruptedError as interrupted:
         print_error(str(interrupted))
@@ -112,6 +147,22 @@ def _info(path: Path) -> int:
             else "none (ranked by cosine similarity only)"
         )
     )
+    ann = manifest.get("ann")
+    if index.ann is not None and isinstance(ann, dict):
+        size = manifest["files"]["ann.faiss"]["bytes"] / 1e6
+        labels = (
+            f", {ann['recall_at_5_labels']:.3f} with labels" if "recall_at_5_labels" in ann else ""
+        )
+        print(
+            f"  search:     approximate, {ann['kind']} ({index.ann.settings.describe()}; "
+            f"{size:,.1f} MB, {ann.get('build_s', '?')} s to build)"
+        )
+        print(
+            f"  recall@5:   {ann.get('recall_at_5', float('nan')):.3f}{labels} against exact "
+            f"search, {ann.get('recall_queries', '?')} of its own items as queries"
+        )
+    else:
+        print("  search:     exact (every item scored; no ANN structure)")
     print(f"  catalogue:  {index.catalogue_root}")
     print(f"  fields:     {', '.join(index.fields)}")
     print(f"  created:    {manifest.get('created', '?')}")

@@ -5,6 +5,11 @@ the model never waits for JPEG decoding. Embeddings are checkpointed every few h
 a staging folder beside the output (``.INDEX.building/``); an interrupted build resumes from
 there, and the finished index replaces the old one in a single rename. Images are recognised
 by the SHA-256 of their bytes, which is also how ``--update`` finds new or changed ones.
+
+Everything but the embedding of the pending images (new or changed) is shared by every build:
+the scan that decides what needs embedding, the checkpoints, the index written and swapped in. An
+:class:`EmbeddingEngine` embeds the pending images: :class:`LocalEngine` in this process (the
+default), or the Ray engine of :mod:`fashion_desktop.core.distributed` on a cluster.
 """
 
 from __future__ import annotations
@@ -15,10 +20,11 @@ import shutil
 import time
 import zipfile
 from collections import deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 
@@ -81,21 +87,94 @@ class BuildInterruptedError(FashionDesktopError):
 
 
 @dataclass
-class _Prepared:
+class PreparedItem:
+    """One catalogue item after the scan: its file's hash and stat, whether it must be embedded
+    (``pending``: its hash is not known yet), its model input where the scan decoded it, or why
+    it cannot be read. ``position`` is the item's place in the catalogue."""
+
     item: CatalogueItem
+    position: int = 0
     sha256: str = ""
     size: int = 0
     mtime_ns: int = 0
+    pending: bool = False
     pixels: np.ndarray | None = None
     error: str | None = None
 
 
-def _stack_pixels(prepared: Sequence[_Prepared]) -> np.ndarray:
+@dataclass
+class EmbeddedBatch:
+    """Pending items an engine has embedded (``vectors`` row for row), and those it could not
+    decode with the reason (reported and skipped, as the scan's own unreadable files)."""
+
+    items: list[PreparedItem]
+    vectors: np.ndarray
+    failures: list[tuple[PreparedItem, str]] = field(default_factory=list)
+    embed_seconds: float = 0.0
+
+
+class EmbeddingEngine(Protocol):
+    """How a build embeds its pending images: the one thing engines differ in.
+
+    The build hands each pending item to :meth:`submit` in catalogue order, then calls
+    :meth:`finish` once; both return the batches embedded so far, which the build checkpoints as
+    they arrive, in any order. ``decodes`` says whether the scan should decode pending images
+    ahead of the engine (its decode thread pool) or leave that to the engine.
+    """
+
+    decodes: bool
+
+    def submit(self, item: PreparedItem) -> Iterable[EmbeddedBatch]: ...
+
+    def finish(self) -> Iterable[EmbeddedBatch]: ...
+
+
+class LocalEngine:
+    """The single-process engine: batches of the embedder's size, decoded ahead by the scan."""
+
+    decodes = True
+
+    def __init__(self, embedder: Embedder) -> None:
+        self.embedder = embedder
+        self._batch: list[PreparedItem] = []
+
+    def submit(self, item: PreparedItem) -> list[EmbeddedBatch]:
+        self._batch.append(item)
+        return [self._flush()] if len(self._batch) >= self.embedder.batch_size else []
+
+    def finish(self) -> list[EmbeddedBatch]:
+        return [self._flush()] if self._batch else []
+
+    def _flush(self) -> EmbeddedBatch:
+        batch, self._batch = self._batch, []
+        t0 = time.perf_counter()
+        vectors = self.embedder.embed_batch(_stack_pixels(batch))
+        return EmbeddedBatch(batch, vectors, embed_seconds=time.perf_counter() - t0)
+
+
+def _stack_pixels(prepared: Sequence[PreparedItem]) -> np.ndarray:
     """The model batch of decoded items (every one of them has its pixels by now)."""
     pixels = [p.pixels for p in prepared if p.pixels is not None]
     if len(pixels) != len(prepared):
         raise RuntimeError("an item reached the model undecoded")
     return np.stack(pixels)
+
+
+def failure_reason(error: ImageError | OSError) -> str:
+    """What the build reports for an image it cannot use (the same from every engine)."""
+    return str(error) if isinstance(error, ImageError) else f"cannot read: {error}"
+
+
+def load_pending_image(path: Path, sha256: str) -> np.ndarray:
+    """A pending image's model input, read again where it is embedded (an engine's worker).
+
+    The bytes must still be the ones the scan hashed; raises :class:`ImageError` or ``OSError``
+    (give either to :func:`failure_reason`).
+    """
+    data = read_image_bytes(path)
+    if sha256_bytes(data) != sha256:
+        raise ImageError(f"{path.name} changed during the build; run it again to index it.")
+    return prepare_for_model(decode_image(data, path.name))
 
 
 def resolve_dim(dim: int | str | None, count: int) -> int | None:
@@ -124,16 +203,22 @@ def build_index(
     dim: int | str | None = "auto",
     progress: Callable[[BuildProgress], None] | None = None,
     checkpoint_every: int = CHECKPOINT_EVERY,
+    engine: EmbeddingEngine | None = None,
+    ann: str = "auto",
 ) -> BuildReport:
     """Embed ``catalogue`` and write the index to ``out`` atomically.
 
     With ``update`` the existing index at ``out`` supplies embeddings of unchanged images. An
     interrupted build raises :class:`BuildInterruptedError` after checkpointing; calling again with
-    the same arguments resumes.
+    the same arguments resumes. ``engine`` embeds the pending images (default: a
+    :class:`LocalEngine` over ``embedder``, whose identity and heads the index records either way).
+    ``ann`` (auto/on/off) decides the index's approximate-nearest-neighbour structure
+    (:func:`fashion_desktop.core.index.write_index`).
     """
     out = Path(out).expanduser()
     check_output_folder(out)
     resolve_dim(dim, len(catalogue.items))  # refuse a bad --dim before any work
+    engine = engine if engine is not None else LocalEngine(embedder)
     started = time.perf_counter()
     staging = out.parent / f".{out.name}.building"
     known = _resume_or_start(staging, embedder)
@@ -152,10 +237,12 @@ def build_index(
             old.close()
 
     records: list[ItemRecord] = []
-    embeddings: list[np.ndarray] = []
-    pending: list[_Prepared] = []
+    # (catalogue position, image, reason): reported in catalogue order whenever they were found.
+    skipped: list[tuple[int, str, str]] = []
+    failed: set[str] = set()
     fresh_hashes: list[str] = []
     fresh_vectors: list[np.ndarray] = []
+    scanned = 0
 
     def checkpoint() -> None:
         if fresh_hashes:
@@ -163,27 +250,41 @@ def build_index(
             fresh_hashes.clear()
             fresh_vectors.clear()
 
-    def flush() -> None:
-        if not pending:
-            return
-        t0 = time.perf_counter()
-        vectors = embedder.embed_batch(_stack_pixels(pending))
-        report.embed_seconds += time.perf_counter() - t0
-        for prepared, vector in zip(pending, vectors, strict=True):
-            known[prepared.sha256] = vector.astype(np.float16)
-            fresh_hashes.append(prepared.sha256)
-            fresh_vectors.append(vector)
-        report.embedded += len(pending)
-        pending.clear()
-        if len(fresh_hashes) >= checkpoint_every:
-            checkpoint()
+    def report_progress() -> None:
+        if progress:
+            settled = report.embedded + report.reused + len(skipped)
+            progress(
+                BuildProgress(
+                    settled,
+                    report.total,
+                    report.embedded,
+                    report.reused,
+                    len(skipped),
+                    time.perf_counter() - started,
+                )
+            )
 
-    done = 0
+    def absorb(batches: Iterable[EmbeddedBatch]) -> None:
+        for batch in batches:
+            report.embed_seconds += batch.embed_seconds
+            for prepared, vector in zip(batch.items, batch.vectors, strict=True):
+                known[prepared.sha256] = np.asarray(vector).astype(np.float16)
+                fresh_hashes.append(prepared.sha256)
+                fresh_vectors.append(vector)
+            for prepared, reason in batch.failures:
+                failed.add(prepared.sha256)
+                skipped.append((prepared.position, str(prepared.item.image_path), reason))
+            report.embedded += len(batch.items)
+            if len(fresh_hashes) >= checkpoint_every:
+                checkpoint()
+            report_progress()
+
     try:
-        for prepared in _prepare_items(catalogue.items, known, embedder.batch_size):
-            done += 1
+        items = _prepare_items(catalogue.items, known, embedder.batch_size, decode=engine.decodes)
+        for prepared in items:
+            scanned += 1
             if prepared.error:
-                report.skipped.append((str(prepared.item.image_path), prepared.error))
+                skipped.append((prepared.position, str(prepared.item.image_path), prepared.error))
             else:
                 records.append(
                     ItemRecord(
@@ -195,32 +296,26 @@ def build_index(
                         prepared.item.metadata,
                     )
                 )
-                if prepared.pixels is None:
-                    report.reused += 1
+                if prepared.pending:
+                    absorb(engine.submit(prepared))
                 else:
-                    pending.append(prepared)
-                    if len(pending) >= embedder.batch_size:
-                        flush()
-            if progress and (done % embedder.batch_size == 0 or done == report.total):
-                progress(
-                    BuildProgress(
-                        done,
-                        report.total,
-                        report.embedded,
-                        report.reused,
-                        len(report.skipped),
-                        time.perf_counter() - started,
-                    )
-                )
-        flush()
+                    report.reused += 1
+            if scanned % embedder.batch_size == 0:
+                report_progress()
+        absorb(engine.finish())
     except KeyboardInterrupt:
-        pending.clear()
         checkpoint()
         raise BuildInterruptedError(
             f"Interrupted: {len(known):,} embeddings are saved in {staging}. Run the same command "
             "again to resume without redoing them."
         ) from None
+    except Exception:
+        checkpoint()  # an engine that failed: what it finished is kept for the next run
+        raise
     checkpoint()
+    report_progress()
+    report.skipped = [(path, reason) for _, path, reason in sorted(skipped)]
+    records = [record for record in records if record.sha256 not in failed]
     if not records:
         raise FashionDesktopError("No image of the catalogue could be read; nothing to index.")
     embeddings = [known[record.sha256] for record in records]
@@ -238,6 +333,7 @@ def build_index(
         dim=target_dim,
         final_path=out,
         heads=embedder.heads,
+        ann=ann,
     )
     replace_directory(final, out)
     shutil.rmtree(staging, ignore_errors=True)
@@ -286,39 +382,44 @@ def _write_chunk(staging: Path, hashes: Sequence[str], vectors: np.ndarray) -> N
 
 
 def _prepare_items(
-    items: Sequence[CatalogueItem], known: dict[str, np.ndarray], batch_size: int
-) -> Iterator[_Prepared]:
-    """Read, hash and (only if not already known) decode items, in order, a few batches ahead."""
+    items: Sequence[CatalogueItem],
+    known: dict[str, np.ndarray],
+    batch_size: int,
+    *,
+    decode: bool = True,
+) -> Iterator[PreparedItem]:
+    """Read and hash items, in order, a few batches ahead: the one place a build decides what it
+    must embed (an image whose SHA-256 is not known yet). With ``decode`` the pending ones are
+    decoded for the model here too."""
 
-    def prepare(item: CatalogueItem) -> _Prepared:
-        prepared = _Prepared(item)
+    def prepare(position: int, item: CatalogueItem) -> PreparedItem:
+        prepared = PreparedItem(item, position)
         try:
             data = read_image_bytes(item.image_path)
             stat = item.image_path.stat()
             prepared.sha256 = sha256_bytes(data)
             prepared.size = stat.st_size
             prepared.mtime_ns = stat.st_mtime_ns
-            if prepared.sha256 not in known:
+            prepared.pending = prepared.sha256 not in known
+            if prepared.pending and decode:
                 prepared.pixels = prepare_for_model(decode_image(data, item.image_path.name))
-        except ImageError as error:
-            prepared.error = str(error)
-        except OSError as error:
-            prepared.error = f"cannot read: {error}"
+        except (ImageError, OSError) as error:
+            prepared.error = failure_reason(error)
         return prepared
 
     window = max(4 * batch_size, 32)
     with ThreadPoolExecutor(DECODE_THREADS, thread_name_prefix="decode") as pool:
-        queue: deque[Future[_Prepared]] = deque()
-        iterator = iter(items)
-        for item in iterator:
-            queue.append(pool.submit(prepare, item))
+        queue: deque[Future[PreparedItem]] = deque()
+        iterator = enumerate(items)
+        for position, item in iterator:
+            queue.append(pool.submit(prepare, position, item))
             if len(queue) >= window:
                 break
         while queue:
             yield queue.popleft().result()
             nxt = next(iterator, None)
             if nxt is not None:
-                queue.append(pool.submit(prepare, nxt))
+                queue.append(pool.submit(prepare, *nxt))
 
 
 def embed_items(
@@ -331,7 +432,7 @@ def embed_items(
     embedded: list[tuple[CatalogueItem, str]] = []
     vectors: list[np.ndarray] = []
     skipped: list[tuple[str, str]] = []
-    batch: list[_Prepared] = []
+    batch: list[PreparedItem] = []
 
     def flush() -> None:
         if batch:

@@ -9,16 +9,22 @@ An index is a directory (never a pickle)::
     signatures.npy       optional float32 (n, s) label signatures of the model's heads
                          (:mod:`fashion_desktop.core.scoring`), memory-mapped
     items.sqlite         item ids, image paths and hashes, metadata, filterable values
+    ann.faiss            optional approximate-nearest-neighbour structure of the vectors
+                         (:mod:`fashion_desktop.core.ann`), above 200,000 items by default
 
 Large indexes store a PCA projection of the embeddings: 40,000 × 256 float32 is 41 MB resident
 where 40,000 × 2048 would be 328 MB, for retrieval quality measured within 1% (BENCHMARKS.md).
+Very large ones also store an ANN structure: its candidates are re-ranked exactly, so it changes
+which items are looked at, never how they are scored; an index without one is searched exactly.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
+import shutil
 import sqlite3
 import threading
 from collections import OrderedDict
@@ -26,15 +32,25 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from fashion_desktop.core.atomic import write_text_atomic
+from fashion_desktop.core.ann import (
+    ANN_FILE,
+    ANN_KIND,
+    AnnSearcher,
+    AnnSettings,
+    build_ann,
+    library_version,
+    wants_ann,
+)
+from fashion_desktop.core.atomic import replace_directory, write_text_atomic
 from fashion_desktop.core.embedder import EMBEDDING_DIM, ModelIdentity
 from fashion_desktop.core.errors import InvalidIndexError
 from fashion_desktop.core.filters import Filters
 from fashion_desktop.core.heads import ClassifierHeads
-from fashion_desktop.core.scoring import SignatureLayout, label_signatures
+from fashion_desktop.core.scoring import DEFAULT_SCORING, SignatureLayout, label_signatures
 
 FORMAT_VERSION = 1
 FORMAT_NAME = "fashion-desktop-index"
@@ -47,6 +63,9 @@ SIGNATURES_FILE = "signatures.npy"
 #: Below this many items full 2048-d float32 vectors cost at most 64 MB: no projection needed.
 PROJECT_ABOVE_ITEMS = 8192
 DEFAULT_PROJECTED_DIM = 256
+#: Own items searched at build time to measure an ANN structure's recall@5 against exact search.
+ANN_RECALL_QUERIES = 200
+ANN_RECALL_K = 5
 
 
 def normalise(vectors: np.ndarray) -> np.ndarray:
@@ -140,13 +159,19 @@ def write_index(
     dim: int | None,
     final_path: Path | None = None,
     heads: ClassifierHeads | None = None,
+    ann: str = "auto",
+    ann_settings: AnnSettings | None = None,
 ) -> None:
     """Write a complete index into an empty ``directory`` (the caller swaps it into place).
 
     ``final_path`` is where the caller will move ``directory``: the catalogue's relative location
     is recorded from there, so the index still finds a catalogue that moves along with it.
-    With the model's classifier ``heads`` the items' label signatures are stored too.
+    With the model's classifier ``heads`` the items' label signatures are stored too. ``ann``
+    (auto, on, off) decides whether an ANN structure is built: ``auto`` above
+    :data:`~fashion_desktop.core.ann.ANN_ABOVE_ITEMS` items; ``ann_settings`` override its
+    measured defaults.
     """
+    with_ann = wants_ann(ann, len(records))
     directory.mkdir(parents=True, exist_ok=True)
     raw16 = np.asarray(raw_embeddings, dtype=np.float16)
     unit = normalise(raw16.astype(np.float32))
@@ -170,11 +195,9 @@ def write_index(
         np.save(directory / SIGNATURES_FILE, np.ascontiguousarray(signatures))
     root = catalogue_root.resolve()
     _write_items(directory / ITEMS_FILE, records, root, fields)
-    files = {}
-    for name in (VECTORS_FILE, EMBEDDINGS_FILE, ITEMS_FILE, PROJECTION_FILE, SIGNATURES_FILE):
-        path = directory / name
-        if path.exists():
-            files[name] = {"sha256": file_sha256(path), "bytes": path.stat().st_size}
+    ann_entry = None
+    if with_ann:
+        ann_entry = write_ann(directory, vectors, ann_settings)
     manifest = {
         "format": FORMAT_NAME,
         "format_version": FORMAT_VERSION,
@@ -190,9 +213,138 @@ def write_index(
             "absolute": str(root),
             "relative": os.path.relpath(root, (final_path or directory).resolve().parent),
         },
-        "files": files,
+        "files": file_entries(directory),
     }
+    if ann_entry is not None:
+        manifest["ann"] = ann_entry
+    write_manifest(directory, manifest)
+    if ann_entry is not None:
+        ann_entry.update(measure_ann_recall(directory))
+        write_manifest(directory, manifest)
+
+
+INDEX_FILES = (
+    VECTORS_FILE,
+    EMBEDDINGS_FILE,
+    ITEMS_FILE,
+    PROJECTION_FILE,
+    SIGNATURES_FILE,
+    ANN_FILE,
+)
+
+
+def file_entries(directory: Path) -> dict[str, dict]:
+    """The manifest's ``files``: checksum and size of each index file present."""
+    files = {}
+    for name in INDEX_FILES:
+        path = directory / name
+        if path.exists():
+            files[name] = {"sha256": file_sha256(path), "bytes": path.stat().st_size}
+    return files
+
+
+def write_manifest(directory: Path, manifest: dict) -> None:
     write_text_atomic(directory / MANIFEST_FILE, json.dumps(manifest, indent=2) + "\n")
+
+
+def write_ann(
+    directory: Path, vectors: np.ndarray, settings: AnnSettings | None = None
+) -> dict[str, Any]:
+    """Build ``ann.faiss`` of an index's search ``vectors``; returns the manifest's ``ann`` key
+    (its recall is added by :func:`measure_ann_recall` once the index can be opened)."""
+    count, dim = vectors.shape
+    settings = settings or AnnSettings.for_index(count, dim)
+    seconds = build_ann(vectors, directory / ANN_FILE, settings)
+    return {
+        "kind": ANN_KIND,
+        "file": ANN_FILE,
+        "library": library_version(),
+        "settings": settings.to_json(),
+        "build_s": round(seconds, 1),
+    }
+
+
+def set_ann(path: Path, mode: str, settings: AnnSettings | None = None) -> bool:
+    """Give the index at ``path`` the ANN structure ``mode`` asks for (on: built, off: none,
+    auto: as :func:`write_index` decides), in a folder swapped into place as a build is: the
+    other files are hard links of the old ones (copies where links fail), never rewritten.
+    Returns whether anything changed.
+    """
+    manifest = read_manifest(path)
+    want = wants_ann(mode, int(manifest["count"]))
+    if ("ann" in manifest) == want and settings is None:
+        return False
+    staging = path.parent / f".{path.name}.ann"
+    if staging.exists():
+        shutil.rmtree(staging)
+    staging.mkdir()
+    files = {name: entry for name, entry in manifest["files"].items() if name != ANN_FILE}
+    for name in files:
+        try:
+            os.link(path / name, staging / name)
+        except OSError:
+            shutil.copy2(path / name, staging / name)
+    manifest.pop("ann", None)
+    if want:
+        vectors = np.load(staging / VECTORS_FILE, mmap_mode="r", allow_pickle=False)
+        manifest["ann"] = write_ann(staging, vectors, settings)
+        ann_file = staging / ANN_FILE
+        files[ANN_FILE] = {"sha256": file_sha256(ann_file), "bytes": ann_file.stat().st_size}
+    manifest["files"] = files
+    write_manifest(staging, manifest)
+    if want:
+        manifest["ann"].update(measure_ann_recall(staging))
+        write_manifest(staging, manifest)
+    replace_directory(staging, path)
+    return True
+
+
+def measure_ann_recall(directory: Path, queries: int = ANN_RECALL_QUERIES) -> dict[str, Any]:
+    """Recall@5 of the ANN search against exact search for a seeded sample of the index's own
+    items, each querying with its stored vector and excluding itself (more-like-this): with
+    cosine only, and with the default label agreement where the index stores signatures."""
+    index = EmbeddingIndex.open(directory, verify=False)
+    try:
+        rng = np.random.default_rng(0)
+        rows = np.sort(rng.choice(len(index), min(queries, len(index)), replace=False))
+        vectors = np.asarray(index.vectors[rows], dtype=np.float32)
+        exclude = [[int(row)] for row in rows]
+        measured: dict[str, Any] = {"recall_queries": len(rows)}
+        layout = index.signature_layout
+        variants: list[tuple[str, dict[str, float]]] = [("recall_at_5", {})]
+        if layout is not None:
+            weights = DEFAULT_SCORING.agreement_weights(False, layout, layout)
+            variants.append(("recall_at_5_labels", weights))
+        for key, weights in variants:
+            signatures = (
+                index.signatures[rows] if weights and index.signatures is not None else None
+            )
+            found = [
+                index.search_many(
+                    vectors,
+                    ANN_RECALL_K,
+                    exclude_rows=exclude,
+                    signatures=signatures,
+                    head_weights=weights,
+                    exact=exact,
+                    chunk=16,
+                )
+                for exact in (True, False)
+            ]
+            measured[key] = round(_recall(*found), 4)
+        return measured
+    finally:
+        index.close()
+
+
+def _recall(
+    exact: Sequence[Sequence[tuple[int, float]]], approximate: Sequence[Sequence[tuple[int, float]]]
+) -> float:
+    hits = total = 0
+    for truth, found in zip(exact, approximate, strict=True):
+        hits += len({r for r, _ in truth} & {r for r, _ in found})
+        total += len(truth)
+    return hits / total if total else 1.0
 
 
 def _write_items(
@@ -266,6 +418,7 @@ class EmbeddingIndex:
         vectors: np.ndarray,
         projection: Projection | None,
         signatures: np.ndarray | None = None,
+        ann: AnnSearcher | None = None,
     ):
         self.path = path
         self.manifest = manifest
@@ -277,6 +430,8 @@ class EmbeddingIndex:
         self.signature_layout = (
             SignatureLayout.from_json(layout) if signatures is not None and layout else None
         )
+        #: The ANN structure (None: exact search), loaded on the first search.
+        self.ann = ann
         self._lock = threading.Lock()
         self._db = sqlite3.connect(
             f"{(path / ITEMS_FILE).resolve().as_uri()}?mode=ro", uri=True, check_same_thread=False
@@ -292,10 +447,15 @@ class EmbeddingIndex:
         manifest = read_manifest(path)
         files = manifest["files"]
         has_signatures = bool(manifest.get("signatures"))
+        ann_entry = manifest.get("ann")
+        # An ANN structure of a kind this version does not know is ignored: exact search is
+        # always correct, only slower.
+        has_ann = isinstance(ann_entry, dict) and ann_entry.get("kind") == ANN_KIND
         for name in (
             (VECTORS_FILE, ITEMS_FILE)
             + ((PROJECTION_FILE,) if manifest["projection"] else ())
             + ((SIGNATURES_FILE,) if has_signatures else ())
+            + ((ANN_FILE,) if has_ann else ())
         ):
             expected = files.get(name)
             file = path / name
@@ -330,7 +490,14 @@ class EmbeddingIndex:
                 f"Index {path} is corrupted: vectors are {vectors.shape} {vectors.dtype}, "
                 f"expected {expected_shape} float32."
             )
-        index = cls(path, manifest, vectors, projection, signatures)
+        ann = None
+        if isinstance(ann_entry, dict) and has_ann:
+            try:
+                settings = AnnSettings.from_json(ann_entry.get("settings") or {})
+                ann = AnnSearcher((path / ANN_FILE).open("rb"), settings)
+            except (OSError, InvalidIndexError) as error:
+                raise InvalidIndexError(f"Index {path} cannot be read: {error}") from None
+        index = cls(path, manifest, vectors, projection, signatures, ann)
         try:
             stored = index._query_one("SELECT COUNT(*) FROM items")[0]
         except sqlite3.DatabaseError as error:
@@ -349,6 +516,8 @@ class EmbeddingIndex:
     def close(self) -> None:
         with self._lock:
             self._db.close()
+        if self.ann is not None:
+            self.ann.close()
 
     # ------------------------------------------------------------------------- properties
     def __len__(self) -> int:
@@ -532,14 +701,18 @@ class EmbeddingIndex:
         signatures: np.ndarray | None = None,
         head_weights: Mapping[str, float] | None = None,
         chunk: int = 256,
+        exact: bool = False,
     ) -> list[list[tuple[int, float]]]:
-        """Exact top-``k`` for many queries; filters restrict the candidates first.
+        """Top-``k`` for many queries; filters restrict the candidates first.
 
         The score is the cosine, plus the label agreement of each head weighted by
         ``head_weights`` when the queries' ``signatures`` are given and the index stores
         signatures (:mod:`fashion_desktop.core.scoring`). ``exclude_rows[i]`` are rows query
         ``i`` must never return (itself, byte-identical images). Results always hold
         ``min(k, matching items not excluded)`` entries.
+
+        Every item is scored, unless the index has an ANN structure (and not ``exact``): then
+        the items scored are its candidates (:meth:`_search_candidates`), scored the same way.
         """
         queries = np.atleast_2d(np.asarray(queries, dtype=np.float32))
         if queries.shape[1] != self.vectors.shape[1]:
@@ -549,6 +722,25 @@ class EmbeddingIndex:
         weights = {h: w for h, w in (head_weights or {}).items() if w}
         signatures = self._checked_signatures(signatures, len(queries)) if weights else None
         allowed = self.rows_matching(filters)
+        if self.ann is not None and not exact:
+            found = self._search_candidates(
+                self.ann, queries, k, allowed, exclude_rows, signatures, weights
+            )
+            missing = [n for n, hits in enumerate(found) if hits is None]
+            if missing:  # too few allowed candidates: these queries score every item
+                exhaustive = self.search_many(
+                    queries[missing],
+                    k,
+                    filters=filters,
+                    exclude_rows=[exclude_rows[n] for n in missing] if exclude_rows else None,
+                    signatures=None if signatures is None else signatures[missing],
+                    head_weights=weights,
+                    chunk=chunk,
+                    exact=True,
+                )
+                for n, hits in zip(missing, exhaustive, strict=True):
+                    found[n] = hits
+            return [hits or [] for hits in found]
         matrix = np.asarray(self.vectors)
         blocked = None
         if allowed is not None:
@@ -568,6 +760,87 @@ class EmbeddingIndex:
                 results.append(_top_k(row_scores, k))
         return results
 
+    def _search_candidates(
+        self,
+        ann: AnnSearcher,
+        queries: np.ndarray,
+        k: int,
+        allowed: np.ndarray | None,
+        exclude_rows: Sequence[Collection[int]] | None,
+        signatures: np.ndarray | None,
+        weights: Mapping[str, float],
+    ) -> list[list[tuple[int, float]] | None]:
+        """Top-``k`` among the ANN structure's candidates, scored exactly as every item would be.
+
+        The candidate pool is over-fetched (hundreds of rows; thousands when label agreement can
+        lift an item of lower cosine) and filters apply inside the ANN scan, so k results come
+        back whenever k items match: a filter matching no more items than the pool is scored
+        over its items, and a query whose probed lists hold too few allowed items gets None (the
+        caller scores every item for it).
+        """
+        pool = ann.settings.pool(labels=signatures is not None)
+        available = len(self) if allowed is None else len(allowed)
+        if signatures is not None and allowed is not None and available:
+            # Under a filter, label agreement reaches deeper down the cosine order (a men's query
+            # among women's items ranks by type and colour): the pool grows as the share allowed
+            # shrinks, up to 5 times (a gender filter at 1M items: recall@5 0.88 with 2,000
+            # candidates, 0.95 with 5,000; BENCHMARKS.md).
+            pool = min(5 * pool, math.ceil(pool * len(self) / available))
+        if allowed is not None and available <= pool:
+            return [
+                self._score_rows(queries[i : i + 1], allowed, k, excluded, signatures, weights, i)
+                for i, excluded in enumerate(self._exclusions(exclude_rows, len(queries)))
+            ]
+        mask = None
+        if allowed is not None:
+            mask = np.zeros(len(self), dtype=bool)
+            mask[allowed] = True
+        exclusions = self._exclusions(exclude_rows, len(queries))
+        extra = max((len(excluded) for excluded in exclusions), default=0)
+        candidates = ann.candidates(queries, pool + extra, mask)
+        results: list[list[tuple[int, float]] | None] = []
+        for i, excluded in enumerate(exclusions):
+            rows = candidates[i][candidates[i] >= 0]
+            if excluded:
+                rows = rows[~np.isin(rows, list(excluded))]
+            blocked = (
+                len(excluded)
+                if mask is None
+                else sum(1 for row in excluded if 0 <= row < len(self) and mask[row])
+            )
+            if len(rows) < min(k, available - blocked):
+                results.append(None)
+                continue
+            results.append(
+                self._score_rows(queries[i : i + 1], rows, k, excluded, signatures, weights, i)
+            )
+        return results
+
+    @staticmethod
+    def _exclusions(exclude_rows: Sequence[Collection[int]] | None, count: int) -> list[set[int]]:
+        return [set(exclude_rows[i]) if exclude_rows else set() for i in range(count)]
+
+    def _score_rows(
+        self,
+        query: np.ndarray,
+        rows: np.ndarray,
+        k: int,
+        excluded: Collection[int],
+        signatures: np.ndarray | None,
+        weights: Mapping[str, float],
+        position: int,
+    ) -> list[tuple[int, float]]:
+        """Top-``k`` of one query among ``rows``, by the exact score (cosine + agreement)."""
+        rows = np.unique(np.asarray(rows, dtype=np.int64))  # row order: ties break as in exact
+        if excluded:
+            rows = rows[~np.isin(rows, list(excluded))]
+        if not len(rows):
+            return []
+        scores = (query @ np.asarray(self.vectors[rows]).T)[0]
+        if signatures is not None:
+            scores += self._label_agreement(signatures[position : position + 1], weights, rows)[0]
+        return [(int(rows[r]), score) for r, score in _top_k(scores, k)]
+
     def _checked_signatures(self, signatures: np.ndarray | None, count: int) -> np.ndarray | None:
         if signatures is None or self.signatures is None:
             return None
@@ -576,15 +849,18 @@ class EmbeddingIndex:
             raise ValueError("query signatures do not match the index's signature layout")
         return signatures
 
-    def _label_agreement(self, queries: np.ndarray, weights: Mapping[str, float]) -> np.ndarray:
+    def _label_agreement(
+        self, queries: np.ndarray, weights: Mapping[str, float], rows: np.ndarray | None = None
+    ) -> np.ndarray:
         """Σ_head weight × min(1, P(same class) / P(query's class agrees with itself)).
 
         Relative to the query's own agreement, so an item the heads see exactly as the query
-        scores 1 per head, the most any item can: a near-duplicate is never outranked.
+        scores 1 per head, the most any item can: a near-duplicate is never outranked. For
+        every item, or only for ``rows``.
         """
         assert self.signatures is not None and self.signature_layout is not None
-        stored = np.asarray(self.signatures)
-        total = np.zeros((len(queries), len(self)), np.float32)
+        stored = np.asarray(self.signatures if rows is None else self.signatures[rows])
+        total = np.zeros((len(queries), len(stored)), np.float32)
         for head, columns in self.signature_layout.slices().items():
             weight = float(weights.get(head, 0.0))
             if weight == 0:

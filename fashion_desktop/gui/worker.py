@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image
-from PySide6.QtCore import QObject, QThread, Signal, Slot
+from PySide6.QtCore import QObject, QThread, Signal, SignalInstance, Slot
 from PySide6.QtGui import QImage
 
 from fashion_desktop.core.embedder import Embedder
@@ -414,6 +414,7 @@ class SearchController(QObject):
         #: Answers that arrived after a newer request was made, and were not shown.
         self.stale_dropped = 0
         self._loader: threading.Thread | None = None
+        self._closed = False
 
     # ------------------------------------------------------------------------ commands
     def open_index(self, path: str | Path) -> None:
@@ -429,17 +430,29 @@ class SearchController(QObject):
             try:
                 embedder = factory()
             except FashionDesktopError as error:
-                self.worker.model_failed.emit(str(error))
+                self._from_loader(self.worker.model_failed, str(error))
                 return
             except Exception as error:
                 log.exception("loading the model")
-                self.worker.model_failed.emit(f"The model could not be loaded: {error}")
+                self._from_loader(
+                    self.worker.model_failed, f"The model could not be loaded: {error}"
+                )
                 return
-            self._embedder_loaded.emit(embedder)
+            self._from_loader(self._embedder_loaded, embedder)
 
         # A daemon thread: quitting while a model is still loading must not hang the app.
         self._loader = threading.Thread(target=load, name="model-loader", daemon=True)
         self._loader.start()
+
+    def _from_loader(self, signal: SignalInstance, value: object) -> None:
+        """Emit the loader thread's outcome, unless the window closed meanwhile: the app may
+        quit while the model still loads, and the QObjects are then already deleted."""
+        if self._closed:
+            return
+        try:
+            signal.emit(value)
+        except RuntimeError:  # deleted between the check and the emit: nobody is listening
+            log.debug("model loaded after the window closed")
 
     def search(self, query: Query) -> int:
         """Queue ``query`` (replacing any not yet started) and return its request id."""
@@ -467,6 +480,7 @@ class SearchController(QObject):
 
     def shutdown(self) -> None:
         """Stop the worker thread (waits for a running search, never for the model loader)."""
+        self._closed = True
         if self._thread.isRunning():
             self._thread.quit()
             self._thread.wait()
