@@ -267,6 +267,7 @@ def _edit(book, args: argparse.Namespace) -> int:
 
 
 def _opinion(book, args: argparse.Namespace) -> int:
+    from fashion_desktop.core.catalogue import display_name
     from fashion_desktop.core.clients import ItemSnapshot
     from fashion_desktop.core.index import EmbeddingIndex
 
@@ -280,7 +281,7 @@ def _opinion(book, args: argparse.Namespace) -> int:
         item = index.item(row)
     finally:
         index.close()
-    title = item.metadata.get("productDisplayName", "") or f"Item {item.item_id}"
+    title = display_name(item.item_id, item.metadata)
     opinion = None if args.opinion == "clear" else args.opinion
     stored = book.set_opinion(
         args.name, ItemSnapshot(item.item_id, title, str(item.image_path), item.metadata), opinion

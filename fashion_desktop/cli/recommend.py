@@ -49,6 +49,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from fashion_desktop.cli.clients import open_book
+    from fashion_desktop.core.catalogue import display_name
     from fashion_desktop.core.index import EmbeddingIndex
     from fashion_desktop.core.recommend import Recommender
 
@@ -69,7 +70,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"Recommended for {answer.client} ({answer.method}, {answer.elapsed_ms:.0f} ms):")
     for result in answer.results:
         meta = result.metadata
-        title = meta.get("productDisplayName", "") or f"Item {result.item_id}"
+        title = display_name(result.item_id, meta)
         detail = " · ".join(v for v in (meta.get("articleType"), meta.get("baseColour")) if v)
         print(f"{result.rank:>3}. {result.item_id:<8} {title}" + (f" — {detail}" if detail else ""))
         print(f"       {'; '.join(result.reasons)}")

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import csv
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -69,6 +69,11 @@ class Catalogue:
         wanted = set(item_ids)
         items = [item for item in self.items if item.item_id in wanted]
         return Catalogue(self.root, self.csv_path, self.layout, self.fields, items, [])
+
+
+def display_name(item_id: str, metadata: Mapping[str, str]) -> str:
+    """What to call an item on screen: its product name, else "Item ID"."""
+    return metadata.get("productDisplayName", "") or f"Item {item_id}"
 
 
 def read_catalogue(location: str | os.PathLike[str]) -> Catalogue:

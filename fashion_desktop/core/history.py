@@ -27,6 +27,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from fashion_desktop.core.catalogue import display_name
 from fashion_desktop.core.clients import (
     MAX_QUANTITY,
     AddReport,
@@ -257,7 +258,7 @@ def import_history(
     if index is not None and rows_of is not None:
         wanted = sorted({rows_of[row.item_id] for row in check.rows})
         for item in index.items(wanted):
-            name = item.metadata.get("productDisplayName", "") or f"Item {item.item_id}"
+            name = display_name(item.item_id, item.metadata)
             snapshots[item.item_id] = (name, str(item.image_path), item.metadata)
     records = []
     for done, row in enumerate(check.rows, start=1):

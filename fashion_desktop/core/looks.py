@@ -46,6 +46,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from fashion_desktop.core.atomic import atomic_file, write_text_atomic
+from fashion_desktop.core.catalogue import display_name
 from fashion_desktop.core.clients import ClientBook
 from fashion_desktop.core.errors import FashionDesktopError
 from fashion_desktop.core.recommend import (
@@ -207,7 +208,7 @@ class LookItem:
 
     @property
     def name(self) -> str:
-        return self.metadata.get("productDisplayName", "") or f"Item {self.item_id}"
+        return display_name(self.item_id, self.metadata)
 
     def to_json(self) -> dict[str, Any]:
         return {

@@ -42,6 +42,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from fashion_desktop.core.catalogue import display_name
 from fashion_desktop.core.clients import ClientBook, ClientProfile, pronoun
 from fashion_desktop.core.errors import FashionDesktopError
 
@@ -139,9 +140,7 @@ class CatalogueArrays:
                 column[row] = values.setdefault(text, len(values))
             codes[name] = column
             vocab[name] = list(values)
-        names = [
-            item.metadata.get("productDisplayName", "") or f"Item {item.item_id}" for item in items
-        ]
+        names = [display_name(item.item_id, item.metadata) for item in items]
         colour_words = {
             word for colour in vocab["baseColour"] for word in colour.casefold().split()
         }

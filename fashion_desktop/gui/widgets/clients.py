@@ -36,6 +36,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from fashion_desktop.core.catalogue import display_name
 from fashion_desktop.core.clients import ClientBook, ClientProfile, ItemSnapshot
 from fashion_desktop.core.errors import FashionDesktopError
 from fashion_desktop.core.history import ImportReport, history_columns
@@ -75,7 +76,7 @@ def hit_of(recommendation: Recommendation) -> SearchHit:
 
 
 def item_snapshot(hit: SearchHit) -> ItemSnapshot:
-    name = hit.metadata.get("productDisplayName", "") or f"Item {hit.item_id}"
+    name = display_name(hit.item_id, hit.metadata)
     return ItemSnapshot(hit.item_id, name, str(hit.image_path), dict(hit.metadata))
 
 

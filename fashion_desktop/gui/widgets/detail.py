@@ -14,6 +14,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from fashion_desktop.core.catalogue import display_name
 from fashion_desktop.core.search import SearchHit
 from fashion_desktop.gui.icons import icon
 from fashion_desktop.gui.thumbnails import ThumbnailLoader
@@ -55,7 +56,7 @@ class ItemDetailDialog(QDialog):
         self.setObjectName("ItemDetail")
         self.hit = hit
         self._thumbnails = thumbnails
-        name = hit.metadata.get("productDisplayName") or f"Item {hit.item_id}"
+        name = display_name(hit.item_id, hit.metadata)
         self.setWindowTitle(name)
         self.resize(820, 560)
 

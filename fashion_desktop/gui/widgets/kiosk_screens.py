@@ -16,6 +16,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from fashion_desktop.core.catalogue import display_name
 from fashion_desktop.core.search import SearchHit
 from fashion_desktop.gui.icons import icon, icon_size
 from fashion_desktop.gui.thumbnails import ThumbnailLoader
@@ -162,7 +163,7 @@ class KioskDetail(QWidget):
             self.ask.setText("")
             return
         meta = hit.metadata
-        self.name.setText(meta.get("productDisplayName") or f"Item {hit.item_id}")
+        self.name.setText(display_name(hit.item_id, meta))
         self.ask.setText(f"Like it? Ask a member of staff for item {hit.item_id}.")
         for key in CUSTOMER_FIELDS:
             if meta.get(key):

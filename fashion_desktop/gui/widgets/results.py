@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from fashion_desktop.core.catalogue import display_name
 from fashion_desktop.core.search import DEFAULT_K, SearchHit
 from fashion_desktop.gui.icons import icon, icon_size
 from fashion_desktop.gui.models import HitRole, ResultsModel
@@ -206,7 +207,7 @@ class ResultCard(QFrame):
         self.rank.setText(str(hit.rank))
         self.score.setText(score_text(hit))
         self.score.setToolTip(score_tooltip(hit))
-        self.name.setText(meta.get("productDisplayName") or f"Item {hit.item_id}")
+        self.name.setText(display_name(hit.item_id, meta))
         self.kind.setText(_join(meta.get("articleType"), meta.get("baseColour")))
         self.details.setText(_join(meta.get("gender"), meta.get("season"), meta.get("usage")))
         self.item_id.setText(f"ID {hit.item_id}")

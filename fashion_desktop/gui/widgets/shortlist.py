@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from fashion_desktop.core.catalogue import display_name
 from fashion_desktop.core.errors import FashionDesktopError
 from fashion_desktop.core.search import SearchHit
 from fashion_desktop.core.shortlist import ShortlistEntry, ShortlistStore
@@ -47,7 +48,7 @@ EXPORT_KINDS = {
 def entry_from_hit(hit: SearchHit) -> ShortlistEntry:
     return ShortlistEntry(
         hit.item_id,
-        hit.metadata.get("productDisplayName", "") or f"Item {hit.item_id}",
+        display_name(hit.item_id, hit.metadata),
         hit.image_path,
         dict(hit.metadata),
     )
