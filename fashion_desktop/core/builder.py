@@ -20,8 +20,9 @@ import shutil
 import time
 import zipfile
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -281,27 +282,33 @@ def build_index(
 
     try:
         items = _prepare_items(catalogue.items, known, embedder.batch_size, decode=engine.decodes)
-        for prepared in items:
-            scanned += 1
-            if prepared.error:
-                skipped.append((prepared.position, str(prepared.item.image_path), prepared.error))
-            else:
-                records.append(
-                    ItemRecord(
-                        prepared.item.item_id,
-                        prepared.item.image_path,
-                        prepared.sha256,
-                        prepared.size,
-                        prepared.mtime_ns,
-                        prepared.item.metadata,
+        # closed here, on this thread, even when interrupted: a scan left to the garbage
+        # collector shuts its decoding threads down wherever the collector happens to run
+        # (inside another thread's start-up once, which deadlocked).
+        with closing(items):
+            for prepared in items:
+                scanned += 1
+                if prepared.error:
+                    skipped.append(
+                        (prepared.position, str(prepared.item.image_path), prepared.error)
                     )
-                )
-                if prepared.pending:
-                    absorb(engine.submit(prepared))
                 else:
-                    report.reused += 1
-            if scanned % embedder.batch_size == 0:
-                report_progress()
+                    records.append(
+                        ItemRecord(
+                            prepared.item.item_id,
+                            prepared.item.image_path,
+                            prepared.sha256,
+                            prepared.size,
+                            prepared.mtime_ns,
+                            prepared.item.metadata,
+                        )
+                    )
+                    if prepared.pending:
+                        absorb(engine.submit(prepared))
+                    else:
+                        report.reused += 1
+                if scanned % embedder.batch_size == 0:
+                    report_progress()
         absorb(engine.finish())
     except KeyboardInterrupt:
         checkpoint()
@@ -387,7 +394,7 @@ def _prepare_items(
     batch_size: int,
     *,
     decode: bool = True,
-) -> Iterator[PreparedItem]:
+) -> Generator[PreparedItem, None, None]:
     """Read and hash items, in order, a few batches ahead: the one place a build decides what it
     must embed (an image whose SHA-256 is not known yet). With ``decode`` the pending ones are
     decoded for the model here too."""
@@ -415,11 +422,15 @@ def _prepare_items(
             queue.append(pool.submit(prepare, position, item))
             if len(queue) >= window:
                 break
-        while queue:
-            yield queue.popleft().result()
-            nxt = next(iterator, None)
-            if nxt is not None:
-                queue.append(pool.submit(prepare, *nxt))
+        try:
+            while queue:
+                yield queue.popleft().result()
+                nxt = next(iterator, None)
+                if nxt is not None:
+                    queue.append(pool.submit(prepare, *nxt))
+        finally:  # closed early (interrupted, failed): images not yet started are not read
+            for future in queue:
+                future.cancel()
 
 
 def embed_items(
@@ -440,19 +451,17 @@ def embed_items(
             embedded.extend((p.item, p.sha256) for p in batch)
             batch.clear()
 
-    for done, prepared in enumerate(_prepare_items(items, {}, embedder.batch_size), start=1):
-        if prepared.error:
-            skipped.append((str(prepared.item.image_path), prepared.error))
-        else:
-            batch.append(prepared)
-            if len(batch) >= embedder.batch_size:
-                flush()
-        if progress and (done % embedder.batch_size == 0 or done == len(items)):
-            progress(
-                BuildProgress(
-                    done, len(items), len(embedded), 0, len(skipped), time.perf_counter() - started
-                )
-            )
+    with closing(_prepare_items(items, {}, embedder.batch_size)) as scan:
+        for done, prepared in enumerate(scan, start=1):
+            if prepared.error:
+                skipped.append((str(prepared.item.image_path), prepared.error))
+            else:
+                batch.append(prepared)
+                if len(batch) >= embedder.batch_size:
+                    flush()
+            if progress and (done % embedder.batch_size == 0 or done == len(items)):
+                elapsed = time.perf_counter() - started
+                progress(BuildProgress(done, len(items), len(embedded), 0, len(skipped), elapsed))
     flush()
     raw = np.concatenate(vectors) if vectors else np.empty((0, EMBEDDING_DIM), np.float32)
     return embedded, raw, skipped
