@@ -13,13 +13,21 @@ import shutil
 import subprocess
 import sys
 import textwrap
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
 from fd_testdata import REPO_ROOT, item_metadata, toy_embeddings, toy_heads, write_toy_index
 
-from fashion_desktop.core.ann import ANN_ABOVE_ITEMS, ANN_FILE, AnnSettings, wants_ann
+from fashion_desktop.core.ann import (
+    ANN_ABOVE_ITEMS,
+    ANN_FILE,
+    AnnSettings,
+    item_rows,
+    query_rows,
+    wants_ann,
+)
 from fashion_desktop.core.errors import InvalidIndexError
 from fashion_desktop.core.filters import Filters
 from fashion_desktop.core.index import MANIFEST_FILE, EmbeddingIndex, set_ann
@@ -178,6 +186,42 @@ def test_exhaustive_probes_and_pool_equal_exact_on_a_larger_index(tmp_path: Path
     index.close()
 
 
+def test_rows_of_an_index_with_heads_hold_the_label_signatures(large_ann) -> None:
+    """The structure's inner product is the cosine plus the weighted cosine of the two
+    signatures, head by head: label-aware candidates for a label-aware ranking."""
+    assert large_ann.ann is not None and large_ann.signature_layout is not None
+    settings = large_ann.ann.settings
+    layout = large_ann.signature_layout
+    assert settings.signature_width == layout.width
+    assert "label signatures" in settings.describe()
+    assert settings.row_width(32) % settings.subquantizers == 0
+    weights = label_weights(large_ann)
+    vectors = np.asarray(large_ann.vectors[:6])
+    signatures = np.asarray(large_ann.signatures)[:6]
+    items = item_rows(vectors, signatures, layout.slices(), settings)
+    queries = query_rows(vectors[:2], signatures[:2], layout.slices(), weights, settings)
+    expected = vectors[:2] @ vectors.T
+    for head, columns in layout.slices().items():
+        q = signatures[:2, columns] / np.linalg.norm(signatures[:2, columns], axis=1)[:, None]
+        v = signatures[:, columns] / np.linalg.norm(signatures[:, columns], axis=1)[:, None]
+        expected += weights.get(head, 0.0) * (q @ v.T)
+    assert queries @ items.T == pytest.approx(expected, abs=1e-5)
+    cosine_only = query_rows(vectors[:2], None, layout.slices(), {}, settings)
+    assert cosine_only @ items.T == pytest.approx(vectors[:2] @ vectors.T, abs=1e-5)
+
+
+def test_settings_written_before_signature_rows_still_read() -> None:
+    old = {
+        "lists": 4,
+        "subquantizers": 8,
+        "bits": 8,
+        "probes": 1,
+        "candidates": 10,
+        "label_candidates": 20,
+    }
+    assert AnnSettings.from_json(old).signature_width == 0
+
+
 def test_label_agreement_re_ranks_the_candidates_exactly(large_ann: EmbeddingIndex) -> None:
     """The ANN only picks which items are scored: among its candidates, the order is the
     exact score's (cosine + label agreement), as an exact search restricted to them gives."""
@@ -186,7 +230,11 @@ def test_label_agreement_re_ranks_the_candidates_exactly(large_ann: EmbeddingInd
     queries = np.asarray(large_ann.vectors[:8])
     signatures = np.asarray(large_ann.signatures)[:8]
     pool = large_ann.ann.settings.label_candidates
-    candidates = large_ann.ann.candidates(queries, pool)
+    assert large_ann.signature_layout is not None
+    rows = query_rows(
+        queries, signatures, large_ann.signature_layout.slices(), weights, large_ann.ann.settings
+    )
+    candidates = large_ann.ann.candidates(rows, pool)
     found = large_ann.search_many(queries, 5, signatures=signatures, head_weights=weights)
     everything = large_ann.search_many(
         queries, len(large_ann), signatures=signatures, head_weights=weights, exact=True
@@ -223,8 +271,9 @@ def test_default_settings_find_the_exact_neighbours_of_clustered_items(large_ann
 def test_filters_give_k_results_whenever_k_items_match(large_ann, filters, probes) -> None:
     # A small pool and few probes: the probed lists often hold fewer than k allowed items.
     assert large_ann.ann is not None
-    lists = large_ann.ann.settings.lists
-    large_ann.ann.settings = AnnSettings(lists, 8, 8, probes, candidates=10, label_candidates=10)
+    large_ann.ann.settings = replace(
+        large_ann.ann.settings, probes=probes, candidates=10, label_candidates=10
+    )
     index = large_ann
     chosen = Filters.of(filters)
     allowed = set(index.rows_matching(chosen).tolist())

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import os
 import shutil
 import sqlite3
@@ -43,6 +42,7 @@ from fashion_desktop.core.ann import (
     AnnSettings,
     build_ann,
     library_version,
+    query_rows,
     wants_ann,
 )
 from fashion_desktop.core.atomic import replace_directory, write_text_atomic
@@ -189,6 +189,7 @@ def write_index(
     np.save(directory / VECTORS_FILE, np.ascontiguousarray(vectors, dtype=np.float32))
     np.save(directory / EMBEDDINGS_FILE, raw16)
     layout = None
+    signatures = None
     if heads is not None:
         layout = SignatureLayout.from_heads(heads)
         signatures = label_signatures(heads, raw16.astype(np.float32), layout)
@@ -197,7 +198,7 @@ def write_index(
     _write_items(directory / ITEMS_FILE, records, root, fields)
     ann_entry = None
     if with_ann:
-        ann_entry = write_ann(directory, vectors, ann_settings)
+        ann_entry = write_ann(directory, vectors, ann_settings, signatures, layout)
     manifest = {
         "format": FORMAT_NAME,
         "format_version": FORMAT_VERSION,
@@ -248,13 +249,27 @@ def write_manifest(directory: Path, manifest: dict) -> None:
 
 
 def write_ann(
-    directory: Path, vectors: np.ndarray, settings: AnnSettings | None = None
+    directory: Path,
+    vectors: np.ndarray,
+    settings: AnnSettings | None = None,
+    signatures: np.ndarray | None = None,
+    layout: SignatureLayout | None = None,
 ) -> dict[str, Any]:
-    """Build ``ann.faiss`` of an index's search ``vectors``; returns the manifest's ``ann`` key
-    (its recall is added by :func:`measure_ann_recall` once the index can be opened)."""
+    """Build ``ann.faiss`` of an index's search ``vectors`` (and label ``signatures`` in
+    ``layout``, when the index stores them); returns the manifest's ``ann`` key (its recall is
+    added by :func:`measure_ann_recall` once the index can be opened)."""
     count, dim = vectors.shape
-    settings = settings or AnnSettings.for_index(count, dim)
-    seconds = build_ann(vectors, directory / ANN_FILE, settings)
+    width = layout.width if layout is not None and signatures is not None else 0
+    settings = settings or AnnSettings.for_index(count, dim, width)
+    if settings.signature_width not in (0, width):
+        raise ValueError("the ANN settings' signature width does not match the index's")
+    seconds = build_ann(
+        vectors,
+        directory / ANN_FILE,
+        settings,
+        signatures=signatures if settings.signature_width else None,
+        heads=layout.slices() if layout is not None else None,
+    )
     return {
         "kind": ANN_KIND,
         "file": ANN_FILE,
@@ -287,7 +302,17 @@ def set_ann(path: Path, mode: str, settings: AnnSettings | None = None) -> bool:
     manifest.pop("ann", None)
     if want:
         vectors = np.load(staging / VECTORS_FILE, mmap_mode="r", allow_pickle=False)
-        manifest["ann"] = write_ann(staging, vectors, settings)
+        layout = (
+            SignatureLayout.from_json(manifest["signatures"])
+            if manifest.get("signatures")
+            else None
+        )
+        signatures = (
+            np.load(staging / SIGNATURES_FILE, mmap_mode="r", allow_pickle=False)
+            if layout is not None
+            else None
+        )
+        manifest["ann"] = write_ann(staging, vectors, settings, signatures, layout)
         ann_file = staging / ANN_FILE
         files[ANN_FILE] = {"sha256": file_sha256(ann_file), "bytes": ann_file.stat().st_size}
     manifest["files"] = files
@@ -772,20 +797,15 @@ class EmbeddingIndex:
     ) -> list[list[tuple[int, float]] | None]:
         """Top-``k`` among the ANN structure's candidates, scored exactly as every item would be.
 
-        The candidate pool is over-fetched (hundreds of rows; thousands when label agreement can
-        lift an item of lower cosine) and filters apply inside the ANN scan, so k results come
-        back whenever k items match: a filter matching no more items than the pool is scored
-        over its items, and a query whose probed lists hold too few allowed items gets None (the
-        caller scores every item for it).
+        The candidates are the ANN structure's for the queries' rows (with their weighted label
+        signatures where the structure holds signatures: :func:`~fashion_desktop.core.ann.
+        query_rows`), over-fetched (thousands of rows), and filters apply inside the ANN scan,
+        so k results come back whenever k items match: a filter matching no more items than the
+        pool is scored over its items, and a query whose probed lists hold too few allowed items
+        gets None (the caller scores every item for it).
         """
         pool = ann.settings.pool(labels=signatures is not None)
         available = len(self) if allowed is None else len(allowed)
-        if signatures is not None and allowed is not None and available:
-            # Under a filter, label agreement reaches deeper down the cosine order (a men's query
-            # among women's items ranks by type and colour): the pool grows as the share allowed
-            # shrinks, up to 5 times (a gender filter at 1M items: recall@5 0.88 with 2,000
-            # candidates, 0.95 with 5,000; BENCHMARKS.md).
-            pool = min(5 * pool, math.ceil(pool * len(self) / available))
         if allowed is not None and available <= pool:
             return [
                 self._score_rows(queries[i : i + 1], allowed, k, excluded, signatures, weights, i)
@@ -797,7 +817,9 @@ class EmbeddingIndex:
             mask[allowed] = True
         exclusions = self._exclusions(exclude_rows, len(queries))
         extra = max((len(excluded) for excluded in exclusions), default=0)
-        candidates = ann.candidates(queries, pool + extra, mask)
+        heads = self.signature_layout.slices() if self.signature_layout is not None else {}
+        rows = query_rows(queries, signatures, heads, weights, ann.settings)
+        candidates = ann.candidates(rows, pool + extra, mask)
         results: list[list[tuple[int, float]] | None] = []
         for i, excluded in enumerate(exclusions):
             rows = candidates[i][candidates[i] >= 0]

@@ -29,6 +29,7 @@ import shutil
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
@@ -132,7 +133,7 @@ def add_ann(path: Path) -> dict:
     if "ann" in manifest:
         return manifest["ann"]
     index = EmbeddingIndex.open(path, verify=False)
-    entry = write_ann(path, index.vectors)
+    entry = write_ann(path, index.vectors, None, index.signatures, index.signature_layout)
     index.close()
     manifest["ann"] = entry
     manifest["files"] = file_entries(path)
@@ -203,9 +204,9 @@ def probe_settings(index: EmbeddingIndex, vectors, signatures) -> list[dict]:
     _, exact_lab = timed_searches(index, vectors, signatures, weights, None, True)
     rows = []
     for probes in (32, 64, 128):
-        for candidates, label_candidates in ((200, 1000), (1000, 2000), (2000, 4000)):
-            index.ann.settings = AnnSettings(
-                base.lists, base.subquantizers, base.bits, probes, candidates, label_candidates
+        for candidates, label_candidates in ((1000, 1000), (2000, 2000), (4000, 4000)):
+            index.ann.settings = replace(
+                base, probes=probes, candidates=candidates, label_candidates=label_candidates
             )
             t_cos, r_cos = timed_searches(index, vectors, None, {}, None, False)
             t_lab, r_lab = timed_searches(index, vectors, signatures, weights, None, False)
@@ -244,8 +245,17 @@ def exact_curve(index: EmbeddingIndex, vectors, signatures, out: Path) -> list[d
             "exact_labels_p50_ms": percentile(t_lab, 50),
         }
         ann_path = out / f"prefix-{n}.faiss"
-        settings = AnnSettings.for_index(n, index.vectors.shape[1])
-        row["ann_build_s"] = round(build_ann(index.vectors[:n], ann_path, settings), 1)
+        assert index.signature_layout is not None
+        layout = index.signature_layout
+        settings = AnnSettings.for_index(n, index.vectors.shape[1], layout.width)
+        seconds = build_ann(
+            index.vectors[:n],
+            ann_path,
+            settings,
+            signatures=index.signatures[:n],
+            heads=layout.slices(),
+        )
+        row["ann_build_s"] = round(seconds, 1)
         prefix.ann = AnnSearcher(ann_path.open("rb"), settings)
         a_cos, f_cos = timed_searches(prefix, q, None, {}, None, False)
         a_lab, f_lab = timed_searches(prefix, q, s, weights, None, False)
