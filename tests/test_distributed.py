@@ -203,6 +203,37 @@ def test_cli_without_ray_says_how_to_install_it(
     assert not out.exists()
 
 
+def test_a_cluster_that_cannot_be_reached_is_a_clear_message(
+    capsys, monkeypatch, tiny_catalogue_dir, tmp_path
+) -> None:
+    ray = pytest.importorskip("ray", reason="the cluster extra (Ray) is not installed")
+
+    def unreachable(**_: object) -> None:
+        raise ConnectionError("Could not find any running Ray instance at 10.0.0.9:6379")
+
+    monkeypatch.setattr(ray, "is_initialized", lambda: False)  # the module's session aside
+    monkeypatch.setattr(ray, "init", unreachable)
+    out = tmp_path / "index"
+    code = main(
+        [
+            "index",
+            "build",
+            str(tiny_catalogue_dir),
+            "--out",
+            str(out),
+            "--engine",
+            "ray",
+            "--ray-address",
+            "10.0.0.9:6379",
+        ]
+    )
+    stderr = capsys.readouterr().err
+    assert code == EXIT_FAILED and "Traceback" not in stderr
+    assert "Could not start the Ray cluster at 10.0.0.9:6379" in stderr
+    assert "Could not find any running Ray instance" in stderr
+    assert not out.exists()
+
+
 def test_ray_options_need_the_ray_engine(capsys, tiny_catalogue_dir, tmp_path) -> None:
     out = tmp_path / "index"
     code = main(["index", "build", str(tiny_catalogue_dir), "--out", str(out), "--workers", "2"])

@@ -40,6 +40,8 @@ from fashion_desktop.core.errors import FashionDesktopError, ImageError, ModelEr
 from fashion_desktop.core.runtime import MAX_THREADS, THREADS_ENV
 
 CLUSTER_EXTRA = "pip install 'fashion-desktop[cluster]'"
+#: The logger with which Ray announces that a new local cluster uses token authentication.
+AUTH_LOGGER = "ray._private.authentication.authentication_token_setup"
 #: Test hook: a file path; the first actor batch that finds no file there creates it and kills
 #: its worker process (``os._exit``), so a test can check that a dead worker loses nothing.
 CRASH_ONCE_ENV = "FASHION_DESKTOP_RAY_CRASH_ONCE"
@@ -216,12 +218,22 @@ class RayEngine:
         ray = self._ray
         if ray.is_initialized():
             return
-        ray.init(
-            address=self.address,
-            include_dashboard=False,
-            configure_logging=False,
-            log_to_driver=False,
-        )
+        # A new local cluster turns on token authentication and announces it on the console.
+        announcer = logging.getLogger(AUTH_LOGGER)
+        level = announcer.level
+        announcer.setLevel(logging.ERROR)
+        try:
+            ray.init(
+                address=self.address,
+                include_dashboard=False,
+                configure_logging=False,
+                log_to_driver=False,
+            )
+        except Exception as error:  # no cluster at --ray-address, a refused token, ...
+            where = f"the Ray cluster at {self.address}" if self.address else "a local Ray"
+            raise FashionDesktopError(f"Could not start {where}: {_cause(error)}") from None
+        finally:
+            announcer.setLevel(level)
         self._started_ray = True
 
     def close(self) -> None:
