@@ -186,9 +186,10 @@ class ToyEmbedder:
 
     batch_size = 8
 
-    def __init__(self, identity=None, heads=None, seed: int = 0) -> None:
+    def __init__(self, identity=None, heads=None, seed: int = 0, garment_colour=None) -> None:
         self.identity = identity if identity is not None else toy_identity()
         self.heads = heads
+        self.garment_colour = garment_colour
         rng = np.random.default_rng(seed)
         self._projection = rng.standard_normal((8 * 8 * 3, EMBEDDING_WIDTH)).astype(np.float32)
         self.embedded = 0
@@ -209,8 +210,8 @@ class ToyEmbedder:
 
         return self.embed_batch(np.stack([prepare_for_model(load_image(p).image) for p in paths]))
 
-    def predict(self, raw_embedding: np.ndarray):
-        return self.heads.predict(raw_embedding) if self.heads is not None else None
+    def predict(self, raw_embedding: np.ndarray, colours=None):
+        return self.heads.predict(raw_embedding, colours=colours) if self.heads else None
 
 
 def write_toy_index(
@@ -335,6 +336,7 @@ class CountingEmbedder:
         self._embedder = embedder
         self.identity = embedder.identity
         self.heads = embedder.heads
+        self.garment_colour = embedder.garment_colour
         self.batches = 0
 
     def embed_batch(self, images):
@@ -344,5 +346,5 @@ class CountingEmbedder:
     def embed_with_feature_map(self, image):  # the garment localiser's pass
         return self._embedder.embed_with_feature_map(image)
 
-    def predict(self, raw):
-        return self._embedder.predict(raw)
+    def predict(self, raw, colours=None):
+        return self._embedder.predict(raw, colours)

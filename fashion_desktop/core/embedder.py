@@ -26,6 +26,12 @@ from pathlib import Path
 import numpy as np
 
 from fashion_desktop.core.errors import ModelError
+from fashion_desktop.core.garment_colour import (
+    COLOUR_HEAD,
+    GARMENT_COLOUR_FILE,
+    GarmentColourModel,
+    MeasuredColours,
+)
 from fashion_desktop.core.heads import ClassifierHeads, Predictions
 from fashion_desktop.core.imaging import MODEL_INPUT_SIZE, PREPROCESSING_ID
 from fashion_desktop.core.keras_backbone import IMAGENET_NOTOP_FILE, keras_cache_dir
@@ -165,11 +171,16 @@ class Embedder:
         identity: ModelIdentity,
         heads: ClassifierHeads | None,
         batch_size: int = DEFAULT_BATCH_SIZE,
+        garment_colour: GarmentColourModel | None = None,
     ) -> None:
         self.network = network
         self.identity = identity
         self.heads = heads
         self.batch_size = batch_size
+        #: The garment-pixel colour model beside the heads (photos' colour), if the model has one.
+        self.garment_colour = (
+            garment_colour if heads is not None and COLOUR_HEAD in heads.heads else None
+        )
 
     @classmethod
     def load(
@@ -193,7 +204,13 @@ class Embedder:
             for head in heads.heads.values():
                 if head.kernel.shape[0] != EMBEDDING_DIM:
                     raise ModelError(f"Classifier head '{head.name}' does not fit ResNet50.")
-        embedder = cls(network, identity, heads, batch_size)
+        colour_file = choice.heads.parent / GARMENT_COLOUR_FILE if choice.heads else None
+        garment_colour = (
+            GarmentColourModel.load(colour_file)
+            if colour_file is not None and colour_file.is_file()
+            else None
+        )
+        embedder = cls(network, identity, heads, batch_size, garment_colour)
         if warm:
             embedder.embed_one(np.full((MODEL_INPUT_SIZE,) * 2 + (3,), 255, np.uint8))
         return embedder
@@ -221,5 +238,11 @@ class Embedder:
             out[start : start + size] = self.network.embed(chunk)[: count - start]
         return out
 
-    def predict(self, raw_embedding: np.ndarray) -> Predictions | None:
-        return self.heads.predict(raw_embedding) if self.heads else None
+    def predict(
+        self, raw_embedding: np.ndarray, colours: MeasuredColours | None = None
+    ) -> Predictions | None:
+        """The heads' top classes of one embedding, with its measured garment colour fused
+        into the colour head's (a photo's)."""
+        if self.heads is None:
+            return None
+        return self.heads.predict(raw_embedding, colours=colours)

@@ -22,6 +22,7 @@ from fashion_desktop.core.builder import BuildProgress
 from fashion_desktop.core.catalogue import Catalogue, CatalogueItem
 from fashion_desktop.core.embedder import Embedder
 from fashion_desktop.core.errors import FashionDesktopError, ImageError
+from fashion_desktop.core.garment_colour import MeasuredColours
 from fashion_desktop.core.imaging import CropBox, load_image
 from fashion_desktop.core.index import EmbeddingIndex, search_vectors_for
 from fashion_desktop.core.localise import (
@@ -160,12 +161,23 @@ class QuerySet:
     #: Per query, whether it is a photo rather than a product shot: the search's own decision
     #: (:func:`localise.looks_like_product_shot`), which picks its ranking weights.
     photo: list[bool] = field(default_factory=list)
+    #: Per query, a photo's garment colour measured on its pixels (None: not measured), as
+    #: :func:`localise.embed_query_images` measures it for the search.
+    colours: list[np.ndarray | None] = field(default_factory=list)
 
     def with_signatures(self, embedder: Embedder) -> QuerySet:
-        """Add the label signatures of ``embedder``'s heads (returns self)."""
+        """Add the label signatures of ``embedder``'s heads, with the measured garment colours
+        fused in as the search fuses them (returns self)."""
         if embedder.heads is not None:
             self.signature_layout = SignatureLayout.from_heads(embedder.heads)
-            self.signatures = label_signatures(embedder.heads, self.raw, self.signature_layout)
+            measured = (
+                MeasuredColours(embedder.garment_colour, self.colours)
+                if embedder.garment_colour is not None and self.colours
+                else None
+            )
+            self.signatures = label_signatures(
+                embedder.heads, self.raw, self.signature_layout, measured
+            )
         return self
 
 
@@ -219,6 +231,7 @@ def embed_queries(
         ids,
         [e.box for e in embedded],
         photo=[e.photo for e in embedded],
+        colours=[e.colour for e in embedded],
     ).with_signatures(embedder)
 
 

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from fashion_desktop.core.errors import ModelError
+from fashion_desktop.core.garment_colour import COLOUR_HEAD, MeasuredColours
 
 #: Predictions the user sees, as (class, probability), most likely first.
 Predictions = dict[str, list[tuple[str, float]]]
@@ -78,8 +79,11 @@ class ClassifierHeads:
         with atomic_file(path, "wb") as handle:
             np.savez(handle, **arrays)
 
-    def probabilities(self, raw_embeddings: np.ndarray) -> dict[str, np.ndarray]:
-        """Per head, an (n, n_classes) array of class probabilities."""
+    def probabilities(
+        self, raw_embeddings: np.ndarray, colours: MeasuredColours | None = None
+    ) -> dict[str, np.ndarray]:
+        """Per head, an (n, n_classes) array of class probabilities; with the queries' measured
+        garment ``colours`` the colour head's rows are fused with them."""
         x = np.atleast_2d(np.asarray(raw_embeddings, dtype=np.float32))
         out = {}
         for name, head in self.heads.items():
@@ -87,12 +91,16 @@ class ClassifierHeads:
             logits -= logits.max(axis=1, keepdims=True)
             exp = np.exp(logits)
             out[name] = exp / exp.sum(axis=1, keepdims=True)
+        if colours is not None and COLOUR_HEAD in self.heads:
+            out = colours.fused(out, self.heads[COLOUR_HEAD].classes)
         return out
 
-    def predict(self, raw_embedding: np.ndarray, top: int = 3) -> Predictions:
+    def predict(
+        self, raw_embedding: np.ndarray, top: int = 3, colours: MeasuredColours | None = None
+    ) -> Predictions:
         """The ``top`` most likely classes of each head for one embedding."""
         result: Predictions = {}
-        for name, probs in self.probabilities(raw_embedding).items():
+        for name, probs in self.probabilities(raw_embedding, colours).items():
             order = np.argsort(probs[0])[::-1][:top]
             classes = self.heads[name].classes
             result[name] = [(classes[i], round(float(probs[0, i]), 4)) for i in order]

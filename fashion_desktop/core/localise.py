@@ -182,6 +182,10 @@ class EmbeddedQuery:
     raw: np.ndarray
     box: CropBox | None
     photo: bool
+    #: A photo's garment colour measured on its pixels (the model's
+    #: :class:`~fashion_desktop.core.garment_colour.GarmentColourModel` classes); None for a
+    #: product shot or a model without that colour model.
+    colour: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -203,7 +207,9 @@ def embed_query_images(
     A user's ``crop`` applies to every image and turns localisation off; otherwise ``mode``
     (auto/always/never, :func:`should_localise`) crops images to the garment found by
     ``locator`` (None: a model that cannot localise, images are embedded whole). The model runs
-    once over the whole batch.
+    once over the whole batch. A photo's garment colour is measured on the pixels the model
+    sees (the user's crop, the localised box or the whole photo) when the model has a garment
+    colour model.
     """
     if not images:
         return EmbeddedBatch([], {})
@@ -227,14 +233,24 @@ def embed_query_images(
     t2 = time.perf_counter()
     raw = embedder.embed_batch(pixels)
     t3 = time.perf_counter()
+    colour_model = embedder.garment_colour
+    colours = [
+        colour_model.probabilities(image, box, photo=True)
+        if colour_model is not None and photo
+        else None
+        for image, box, photo in zip(images, boxes, photos, strict=True)
+    ]
+    t4 = time.perf_counter()
     per_image = 1000 / len(images)
     timings = {"prepare": (t2 - t1) * per_image, "embed": (t3 - t2) * per_image}
+    if any(colour is not None for colour in colours):
+        timings["colour"] = (t4 - t3) * per_image
     if any(box is not None for box in found):
         timings = {"localise": (t1 - t0) * per_image} | timings
     return EmbeddedBatch(
         [
-            EmbeddedQuery(np.asarray(r, np.float32), box, photo)
-            for r, box, photo in zip(raw, found, photos, strict=True)
+            EmbeddedQuery(np.asarray(r, np.float32), box, photo, colour)
+            for r, box, photo, colour in zip(raw, found, photos, colours, strict=True)
         ],
         timings,
     )

@@ -24,9 +24,9 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from fashion_desktop.core.garment_colour import COLOUR_HEAD, MeasuredColours
 from fashion_desktop.core.heads import ClassifierHeads
 
-COLOUR_HEAD = "baseColour"
 TYPE_HEAD = "articleType"
 
 
@@ -68,10 +68,14 @@ class SignatureLayout:
 
 
 def label_signatures(
-    heads: ClassifierHeads, raw_embeddings: np.ndarray, layout: SignatureLayout
+    heads: ClassifierHeads,
+    raw_embeddings: np.ndarray,
+    layout: SignatureLayout,
+    colours: MeasuredColours | None = None,
 ) -> np.ndarray:
-    """Raw (n, 2048) embeddings → (n, layout.width) float32 label signatures."""
-    probabilities = heads.probabilities(raw_embeddings)
+    """Raw (n, 2048) embeddings → (n, layout.width) float32 label signatures; a query's
+    measured garment ``colours`` are fused into its colour head's share."""
+    probabilities = heads.probabilities(raw_embeddings, colours)
     return np.concatenate([probabilities[name] for name in layout.names], axis=1).astype(np.float32)
 
 

@@ -21,6 +21,7 @@ import numpy as np
 from fashion_desktop.core.embedder import Embedder
 from fashion_desktop.core.errors import FashionDesktopError
 from fashion_desktop.core.filters import Filters
+from fashion_desktop.core.garment_colour import MeasuredColours
 from fashion_desktop.core.heads import Predictions
 from fashion_desktop.core.imaging import CropBox, QueryImage
 from fashion_desktop.core.index import EmbeddingIndex, normalise, search_vectors_for
@@ -165,24 +166,43 @@ class SearchEngine:
         locator = None if crop is not None else self.garment_locator()
         batch = embed_query_images([q.image for q in images], embedder, locator, mode, crop)
         embedded = batch.queries
-        groups: list[tuple[str, np.ndarray, np.ndarray, list[str], CropBox | None, bool]]
+        groups: list[
+            tuple[str, np.ndarray, np.ndarray, list[str], CropBox | None, bool, np.ndarray | None]
+        ]
         if blend:
             label = " + ".join(q.label for q in images)
             raw = np.stack([e.raw for e in embedded])
             unit = normalise(normalise(raw).mean(axis=0))
             photo = any(e.photo for e in embedded)
-            groups = [(label, unit, raw.mean(axis=0), [q.sha256 for q in images], None, photo)]
+            measured = [e.colour for e in embedded if e.colour is not None]
+            colour = np.mean(measured, axis=0) if measured else None
+            hashes = [q.sha256 for q in images]
+            groups = [(label, unit, raw.mean(axis=0), hashes, None, photo, colour)]
         else:
             groups = [
-                (q.label, normalise(e.raw), e.raw, [q.sha256], e.box, e.photo)
+                (
+                    q.label,
+                    normalise(e.raw),
+                    e.raw,
+                    [q.sha256],
+                    e.box,
+                    e.photo,
+                    e.colour,
+                )
                 for q, e in zip(images, embedded, strict=True)
             ]
         responses = []
-        for label, unit, raw_vector, hashes, box, photo in groups:
+        colour_model = embedder.garment_colour
+        for label, unit, raw_vector, hashes, box, photo, colour in groups:
+            colours = (
+                MeasuredColours(colour_model, [colour])
+                if colour_model is not None and colour is not None
+                else None
+            )
             response = self._rank_one(
                 label,
                 self._to_index_space(unit),
-                self.query_signature(raw_vector),
+                self.query_signature(raw_vector, colours),
                 photo=photo,
                 k=k,
                 filters=filters,
@@ -192,21 +212,25 @@ class SearchEngine:
             timings = {
                 name: ms * len(hashes)
                 for name, ms in batch.timings_ms.items()
-                if name != "localise" or box is not None
+                if (name != "localise" or box is not None)
+                and (name != "colour" or colours is not None)
             }
             response.timings_ms = timings | response.timings_ms
             response.found_box = box
-            response.predicted = embedder.predict(raw_vector)
+            response.predicted = embedder.predict(raw_vector, colours)
             responses.append(response)
         return responses
 
-    def query_signature(self, raw_embedding: np.ndarray) -> np.ndarray | None:
-        """The label signature of one raw embedding, if the index and model both have heads."""
+    def query_signature(
+        self, raw_embedding: np.ndarray, colours: MeasuredColours | None = None
+    ) -> np.ndarray | None:
+        """The label signature of one raw embedding (with its photo's measured garment
+        ``colours``), if the index and model both have heads."""
         layout = self.index.signature_layout
         heads = self.embedder.heads if self.embedder is not None else None
         if layout is None or heads is None or not layout.matches(heads):
             return None
-        return label_signatures(heads, raw_embedding, layout)[0]
+        return label_signatures(heads, raw_embedding, layout, colours)[0]
 
     def search_item(
         self,
