@@ -635,7 +635,8 @@ def test_demo_index_finds_its_catalogue_when_moved(tmp_path: Path) -> None:
 
 @pytest.mark.model
 def test_search_localises_photos_and_ranks_with_labels(capsys, cached_model_loading, tmp_path):
-    """The bundled model and demo index: a photo gets a garment box, ranking options apply."""
+    """The bundled model and demo index: a photo is searched whole unless --localise auto finds
+    its garment box; ranking options apply."""
     import numpy as np
 
     from fashion_desktop.core.photosim import simulate_photo
@@ -653,14 +654,14 @@ def test_search_localises_photos_and_ranks_with_labels(capsys, cached_model_load
         return json_lines(stdout)
 
     shot, picture = search()
-    assert "garment_box" not in shot and len(picture["garment_box"]) == 4
+    assert "garment_box" not in shot and "garment_box" not in picture
     assert (shot["query_kind"], picture["query_kind"]) == ("product shot", "photo")
+    _, found = search("--localise", "auto")
+    assert len(found["garment_box"]) == 4
     # Photos are ranked with the label weights too (measured on real photos, BENCHMARKS.md).
     assert "articleType" in picture["scoring"] and "baseColour" in picture["scoring"]
     assert "articleType" in shot["scoring"] and "baseColour" in shot["scoring"]
     assert all(0 <= r["score"] <= 1 for r in shot["results"])
-    _, whole = search("--localise", "never")
-    assert "garment_box" not in whole
     shot_any_colour, _ = search("--no-match-colour")
     assert "baseColour" not in shot_any_colour["scoring"]
     cosine, _ = search("--cosine-only")

@@ -46,6 +46,24 @@ def test_a_filter_change_reruns_an_answered_image_query_from_its_vector():
     assert isinstance(request, VectorSearch) and request.match_colour is False
 
 
+def test_find_garment_localises_the_photo_until_a_new_one_arrives():
+    session = QuerySession(user_filters=WOMEN)
+    first = session.new_images(["a.jpg"], "a.jpg")
+    assert first.localise is None  # the engine's default: the whole photo
+    answered(session, photo=True)
+    request = session.find_garment()
+    assert request == ImageSearch(("a.jpg",), WOMEN, None, True, "always")
+    assert session.active is not None and session.active.vector is None  # the model runs again
+    assert session.set_filters(BLUE) == ImageSearch(("a.jpg",), BLUE, None, True, "always")
+    cropped = session.set_crop(CROP)
+    assert cropped is not None and cropped.crop == CROP
+    back = session.set_crop(None)  # "Reset crop": the garment found again
+    assert back is not None and back.crop is None and back.localise == "always"
+    assert session.new_images(["b.jpg"], "b.jpg").localise is None
+    session.more_like_this("42", "more like 42")
+    assert session.find_garment() is None  # an item query has no photo to look in
+
+
 def test_an_unanswered_image_query_reruns_through_the_model():
     session = QuerySession()
     session.new_images(["a.jpg"], "a.jpg")

@@ -30,12 +30,14 @@ Source = TypeVar("Source")
 @dataclass(frozen=True)
 class ImageSearch(Generic[Source]):
     """Search with one image, or several blended into one query, optionally cropped (a crop
-    turns automatic garment localisation off)."""
+    turns automatic garment localisation off); ``localise`` overrides the engine's mode
+    (``always``: the user asked for the garment to be found)."""
 
     sources: tuple[Source, ...]
     filters: Filters = NO_FILTERS
     crop: CropBox | None = None
     match_colour: bool = True
+    localise: str | None = None
 
 
 @dataclass(frozen=True)
@@ -76,6 +78,8 @@ class ActiveQuery(Generic[Source]):
     signature: np.ndarray | None = None
     photo: bool = False
     hashes: tuple[str, ...] = ()
+    #: The localisation the user asked for (None: the engine's default).
+    localise: str | None = None
 
     @property
     def is_item(self) -> bool:
@@ -137,7 +141,18 @@ class QuerySession(Generic[Source]):
             return None
         active.crop = crop
         active.vector = active.signature = None
-        return ImageSearch(active.sources, self.filters, crop, self.match_colour)
+        return ImageSearch(active.sources, self.filters, crop, self.match_colour, active.localise)
+
+    def find_garment(self) -> ImageSearch[Source] | None:
+        """The user asked for the garment to be found in the photo and searched alone (the
+        whole photo is searched otherwise: it ranks real photos best, BENCHMARKS.md)."""
+        active = self.active
+        if not self.can_crop or active is None:
+            return None
+        active.crop = None
+        active.localise = "always"
+        active.vector = active.signature = None
+        return ImageSearch(active.sources, self.filters, None, self.match_colour, "always")
 
     def set_filters(self, filters: Filters) -> Query | None:
         """The user's filters changed (fixed filters stay whatever is asked)."""
@@ -188,7 +203,7 @@ class QuerySession(Generic[Source]):
                 match_colour=colour,
                 photo=active.photo,
             )
-        return ImageSearch(active.sources, filters, active.crop, colour)
+        return ImageSearch(active.sources, filters, active.crop, colour, active.localise)
 
     def reset(self) -> None:
         """A new customer: forget the query (the filters and Match colour stay)."""

@@ -88,8 +88,12 @@ from fashion_desktop.resources import APP_NAME, demo_index_path
 
 IMAGE_FILE_FILTER = "Images (*.jpg *.jpeg *.png *.webp *.gif *.bmp *.tif *.tiff);;All files (*)"
 CROP_HINT = "Drag across the photo to search only that region."
+PHOTO_HINT = (
+    "The whole photo is searched. Find garment searches only the garment the model finds; or "
+    "drag across the photo to search only that region."
+)
 FOUND_HINT = (
-    "The garment was found automatically (amber box). Drag its edges or corners to adjust it, "
+    "Only the garment found is searched (amber box). Drag its edges or corners to adjust it, "
     "or drag across the photo for a new box."
 )
 PAGES = ("search", "clients")
@@ -187,6 +191,9 @@ class MainWindow(QMainWindow):
         self.shortlist_action.setShortcut(QKeySequence("Ctrl+L"))
         self.reset_crop_action = QAction(icon("reset"), "Reset crop", self)
         self.reset_crop_action.setShortcut(QKeySequence("Ctrl+0"))
+        self.find_garment_action = QAction(icon("crop"), "Find garment", self)
+        self.find_garment_action.setShortcut(QKeySequence("Ctrl+G"))
+        self.find_garment_action.setToolTip("Search only the garment the model finds in the photo")
         self.match_colour_action = QAction("Match colour", self)
         self.match_colour_action.setCheckable(True)
         self.match_colour_action.setChecked(self.session.match_colour)
@@ -200,6 +207,7 @@ class MainWindow(QMainWindow):
             self.camera_action,
             self.shortlist_action,
             self.reset_crop_action,
+            self.find_garment_action,
             quit_action,
         ):
             self.addAction(action)
@@ -292,9 +300,15 @@ class MainWindow(QMainWindow):
         self.reset_crop_button.setDefaultAction(self.reset_crop_action)
         self.reset_crop_button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
         self.reset_crop_button.setIconSize(icon_size(14))
+        self.find_garment_button = QToolButton()
+        self.find_garment_button.setObjectName("LinkButton")
+        self.find_garment_button.setDefaultAction(self.find_garment_action)
+        self.find_garment_button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        self.find_garment_button.setIconSize(icon_size(14))
         query_title = QHBoxLayout()
         query_title.addWidget(self._section("Your photo"))
         query_title.addStretch(1)
+        query_title.addWidget(self.find_garment_button)
         query_title.addWidget(self.reset_crop_button)
         self.prediction_chips = PredictionChips()
         self.recent_strip = RecentQueriesStrip(self.thumbnails)
@@ -453,6 +467,7 @@ class MainWindow(QMainWindow):
         self.demo_index_action.triggered.connect(lambda: self.open_index(demo_index_path()))
         self.shortlist_action.toggled.connect(self.set_shortlist_visible)
         self.reset_crop_action.triggered.connect(self._reset_crop)
+        self.find_garment_action.triggered.connect(self.presenter.find_garment)
         self.match_colour_action.toggled.connect(self._on_match_colour_toggled)
         self.preview.open_requested.connect(self.open_with_dialog)
         self.prediction_chips.filter_requested.connect(self.filter_bar.set_only)
@@ -682,8 +697,17 @@ class MainWindow(QMainWindow):
             MATCH_COLOUR_TIP if colour_counts else "This query is ranked by the picture alone."
         )
         manual, found = self.preview.crop, self.preview.found_box
-        self.crop_hint.setText(FOUND_HINT if found is not None and manual is None else CROP_HINT)
+        can_find = can_crop and photo and manual is None and found is None
+        self.crop_hint.setText(
+            FOUND_HINT
+            if found is not None and manual is None
+            else PHOTO_HINT
+            if can_find
+            else CROP_HINT
+        )
         self.crop_hint.setVisible(can_crop and manual is None)
+        self.find_garment_button.setVisible(can_find)
+        self.find_garment_action.setEnabled(can_find)
         whole_image = manual is None and found is not None
         self.reset_crop_action.setText("Whole image" if whole_image else "Reset crop")
         self.reset_crop_action.setToolTip(

@@ -151,6 +151,16 @@ class SearchPresenter(QObject):
         self.submitted.emit(request_id)
         return request_id
 
+    def find_garment(self) -> int | None:
+        """Search only the garment the model finds in the photo (its box is then shown)."""
+        request = self.session.find_garment()
+        if request is None:
+            return None
+        self.preview.set_status("Finding the garment…")
+        request_id = self._submit(request)
+        self.changed.emit()
+        return request_id
+
     def _on_crop_changed(self, crop: CropBox | None) -> None:
         request = self.session.set_crop(crop)
         if request is not None:

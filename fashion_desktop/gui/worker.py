@@ -293,6 +293,7 @@ class InferenceWorker(QObject):
             blend=blended,
             crop=crop,
             scoring=engine.scoring.with_match_colour(query.match_colour),
+            localise=query.localise,
         )
         response.query = label
         return response

@@ -380,15 +380,22 @@ def photo_of(index: int, folder) -> object:
     return path
 
 
-def test_a_photo_is_localised_the_box_shown_and_adjustable(
+def test_a_photo_is_searched_whole_and_find_garment_shows_an_adjustable_box(
     qtbot, make_window, counting_embedder, tmp_path
 ):
     window = make_window()
     with qtbot.waitSignal(window.results_presented, timeout=RESULTS_TIMEOUT):
         window.open_paths([photo_of(12, tmp_path)])
+    # A photo is searched whole (it ranks real photos best, BENCHMARKS.md): no box yet.
+    assert window.preview.found_box is None and window.preview.crop is None
+    assert "whole photo is searched" in window.crop_hint.text()
+    assert window.find_garment_button.isVisible() and not window.reset_crop_button.isVisible()
+    with qtbot.waitSignal(window.results_presented, timeout=RESULTS_TIMEOUT):
+        window.find_garment_action.trigger()
     found = window.preview.found_box
     assert found is not None and window.preview.crop is None
-    assert "found automatically" in window.crop_hint.text()
+    assert "garment found" in window.crop_hint.text()
+    assert not window.find_garment_button.isVisible()
     assert window.reset_crop_action.text() == "Whole image"
     # Photos are ranked with the colour head too (BENCHMARKS.md): Match colour applies to them.
     assert window.session.active.photo and window.match_colour_button.isEnabled()

@@ -41,7 +41,7 @@ RECENT_THUMBNAIL_SIDE = 128
 class QueryPreview(QWidget):
     """Empty: a dashed drop zone (click to open). Loaded: the query image(s), drag to crop.
 
-    The box shown is the user's crop or, for a photo, the garment found automatically
+    The box shown is the user's crop or, for a photo, the garment the model found (Find garment)
     (:meth:`set_found_box`, drawn in amber). Either can be adjusted: drag an edge or a corner to
     resize it, drag inside to move it, or drag elsewhere for a new box. An adjusted box becomes
     the user's crop (``crop_changed``).
@@ -109,7 +109,7 @@ class QueryPreview(QWidget):
             self.crop_changed.emit(crop)
 
     def set_found_box(self, box: CropBox | None) -> None:
-        """Show where the garment was found automatically (None: nothing was localised)."""
+        """Show where the model found the garment (None: nothing was localised)."""
         if box != self._found:
             self._found = box
             self.update()
