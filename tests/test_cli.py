@@ -126,6 +126,7 @@ def test_train_options_override_the_defaults() -> None:
     args = parse(
         *("train", "C", "--out", "X", "--batch-size", "3", "--freeze-backbone", "0"),
         *("--learning-rate", "0.5", "--seed", "7", "--no-augment", "--labels", "gender, x"),
+        *("--photo-views", "0.5", "--instance-weight", "0.25"),
     )
     config = training_config(args)
     assert (config.batch_size, config.freeze_backbone, config.learning_rate) == (3, 0, 0.5)
@@ -133,6 +134,8 @@ def test_train_options_override_the_defaults() -> None:
     mixed = mixed_training_config(args)
     assert (mixed.catalogue_batch, mixed.frozen_stages, mixed.learning_rate) == (3, 0, 0.5)
     assert mixed.seed == 7
+    # --photo-views: that share of the catalogue batch as simulated photos paired with their items
+    assert (mixed.instance_views, mixed.instance_weight) == (2, 0.25)
     assert TrainingConfig.seed == MixedTrainingConfig.seed == 0  # the default both fall back to
     with pytest.raises(FashionDesktopError, match="at least one column"):
         training_config(parse("train", "C", "--out", "X", "--labels", " , "))

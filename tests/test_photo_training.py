@@ -137,6 +137,8 @@ def test_train_with_photos_end_to_end(shared_rows, shared_catalog, tmp_path: Pat
         "1",
         "--batch-size",
         "2",
+        "--photo-views",
+        "0.5",  # one simulated photo of a catalogue item per step, paired with its item
         "--no-baseline",
     ]
     done = subprocess.run(
@@ -150,6 +152,9 @@ def test_train_with_photos_end_to_end(shared_rows, shared_catalog, tmp_path: Pat
     assert "baseline" not in report
     (variant,) = report["variants"]
     assert variant["training"]["steps"] > 5  # compiled, timed, then trained to the budget
+    assert variant["training"]["config"]["instance_views"] == 1
+    assert {"instance_loss", "instance_head_loss"} <= set(variant["training"]["history"][-1])
+    assert "simulated 28 instance photos" in done.stderr  # 4 views of each of the 7 items
     assert set(variant["metrics"]["photos"]) == {"masterCategory", "subCategory", "articleType"}
     assert set(variant["metrics"]["catalogue"]) == {"articleType", "baseColour", "gender"}
 

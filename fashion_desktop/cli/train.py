@@ -150,7 +150,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=_train("photo_views"),
         metavar="SHARE",
         help="photo-robust training: show this share (0-1) of each batch's items again as a "
-        "simulated photo (busy background, angle, light, blur) "
+        "simulated photo (busy background, angle, light, blur); with --photos, as many "
+        "simulated photos of catalogue items join each step, paired with their items "
         f"(default {_train('photo_views'):g}: off)",
     )
     parser.add_argument(
@@ -243,11 +244,14 @@ def mixed_training_config(args: argparse.Namespace) -> MixedTrainingConfig:
     """The :class:`MixedTrainingConfig` of ``train --photos``."""
     from fashion_desktop.core.training import MixedTrainingConfig
 
+    catalogue_batch = args.batch_size or _photos("catalogue_batch")
     return MixedTrainingConfig(
         seconds=args.seconds,
-        catalogue_batch=args.batch_size or _photos("catalogue_batch"),
+        catalogue_batch=catalogue_batch,
         learning_rate=args.learning_rate or _photos("learning_rate"),
         frozen_stages=_or_default(args.freeze_backbone, _photos("frozen_stages")),
+        instance_views=round(args.photo_views * catalogue_batch),
+        instance_weight=args.instance_weight,
         seed=_or_default(args.seed, _photos("seed")),
     )
 

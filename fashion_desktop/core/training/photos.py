@@ -11,7 +11,13 @@ two domains at once:
   (``Pants`` → every Bottomwear type), ``-log Σ_{allowed} p(type)``;
 * **cross-domain alignment**: each photo is paired with a catalogue item of an allowed type, and
   a multi-positive contrastive term on the L2-normalised embedding (the space search uses) pulls
-  the photo towards the batch's catalogue items of its kind and away from the others.
+  the photo towards the batch's catalogue items of its kind and away from the others;
+* **instance views** (``instance_views`` > 0, off by default): simulated photos of ``train``
+  catalogue items (:func:`fashion_desktop.core.photosim.simulate_photo`, a bank made on the host
+  before training: simulating is CPU work the accelerator must not wait for) join each step with
+  their clean item; the heads learn their labels, and a contrastive term pairs each simulated
+  photo with its own item against the other items of the step (exact-product invariance, which
+  real photos cannot teach: none of them shows a catalogue item).
 
 Batches are domain-balanced (uniform catalogue items, photos, and their catalogue partners).
 Augmentation runs on the accelerator as one affine resampling per image: for catalogue shots the
@@ -83,6 +89,11 @@ class MixedTrainingConfig:
     temperature: float = 0.1
     low_resolution_share: float = 0.3
     low_resolution_side: int = 80
+    #: simulated photos of catalogue items per step (0: none), paired with their clean items
+    instance_views: int = 0
+    instance_weight: float = 0.5
+    #: simulated photos made before training (each step samples from them)
+    instance_bank: int = 4096
     seed: int = 0
 
     @property
@@ -121,6 +132,40 @@ def _alignment_loss(photo_unit, catalogue_unit, positives, temperature: float):
     has = positives.any(axis=1)
     per_anchor = -jax.nn.logsumexp(jnp.where(positives, log_prob, -jnp.inf), axis=1)
     return jnp.where(has, per_anchor, 0.0).sum() / jnp.maximum(has.sum(), 1)
+
+
+def _instance_loss(photo_unit, clean_unit, temperature: float):
+    """Each simulated photo against the step's clean items: its own item is the positive."""
+    import jax
+    import jax.numpy as jnp
+
+    logits = photo_unit @ clean_unit.T / temperature
+    return -jnp.mean(jnp.diagonal(jax.nn.log_softmax(logits, axis=1)))
+
+
+def make_instance_bank(
+    cat: DomainData, count: int, seed: int, *, threads: int = 8
+) -> tuple[np.ndarray, np.ndarray]:
+    """``count`` simulated photos of random catalogue items: (item rows, (count, 224, 224, 3)
+    uint8 images prepared exactly as queries are), deterministic for ``seed``."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from PIL import Image
+
+    from fashion_desktop.core.imaging import prepare_for_model
+    from fashion_desktop.core.photosim import simulate_photo
+
+    rows = np.random.default_rng(seed).integers(0, len(cat.ids), count)
+
+    def one(position: int) -> np.ndarray:
+        rng = np.random.default_rng([seed, position])
+        product = Image.fromarray(cat.images[rows[position]])
+        others = [Image.fromarray(cat.images[r]) for r in rng.integers(0, len(cat.ids), 2)]
+        return prepare_for_model(simulate_photo(product, rng, distractors=others).image)
+
+    with ThreadPoolExecutor(max(1, threads)) as pool:
+        images = np.stack(list(pool.map(one, range(count))))
+    return rows, images
 
 
 def _accuracy(logits, labels):
@@ -186,6 +231,12 @@ def train_mixed(
     # jitted function become constants of the executable (gigabytes here).
     cat_labels = {name: jax.device_put(values) for name, values in cat.labels.items()}
     allowed = jax.device_put(photo.allowed_types)
+    instance = config.instance_views > 0
+    if instance:
+        made = time.perf_counter()
+        count = min(config.instance_bank, 4 * len(cat.ids))  # at most 4 views of an item
+        bank_rows, bank_images = make_instance_bank(cat, count, config.seed)
+        log(f"simulated {len(bank_rows):,} instance photos in {time.perf_counter() - made:.0f} s")
 
     trainable = [v.value for v in backbone.trainable_variables]
     frozen = [v.value for v in backbone.non_trainable_variables]
@@ -217,16 +268,29 @@ def train_mixed(
         return z @ params["heads"][name]["kernel"] + params["heads"][name]["bias"]
 
     def loss_fn(
-        params, key, cat_pixels, photo_pixels, cat_rows, photo_rows, partner_rows, align_weight
+        params,
+        key,
+        cat_pixels,
+        photo_pixels,
+        cat_rows,
+        photo_rows,
+        partner_rows,
+        align_weight,
+        instance_batch,
     ):
-        k1, k2 = jax.random.split(key)
+        k1, k2, k3 = jax.random.split(key, 3)
         cat_x = augment_catalogue(k1, cat_pixels)
         photo_x = augment_photos(
             k2, photo_pixels, config.low_resolution_share, config.low_resolution_side
         )
-        z = embed(params, jnp.concatenate([cat_x, photo_x]))
+        parts = [cat_x, photo_x]
+        if instance:
+            clean_pixels, simulated_pixels, _ = instance_batch
+            parts += [augment_catalogue(k3, clean_pixels), simulated_pixels.astype(cat_x.dtype)]
+        z = embed(params, jnp.concatenate(parts))
         n_cat = cat_rows.shape[0] + partner_rows.shape[0]
-        z_cat, z_photo = z[:n_cat], z[n_cat:]
+        n_photo = photo_rows.shape[0]
+        z_cat, z_photo = z[:n_cat], z[n_cat : n_cat + n_photo]
         rows = jnp.concatenate([cat_rows, partner_rows])
         metrics = {}
         total = 0.0
@@ -248,9 +312,29 @@ def train_mixed(
             photo_allowed[:, cat_labels[TYPE_HEAD][rows]]
             & (cat_labels[TYPE_HEAD][rows] >= 0)[None, :]
         )
-        align = _alignment_loss(unit[n_cat:], unit[:n_cat], positives, config.temperature)
+        align = _alignment_loss(
+            unit[n_cat : n_cat + n_photo], unit[:n_cat], positives, config.temperature
+        )
         metrics["alignment_loss"] = align
         total = total + config.photo_weight * partial + align_weight * align
+        if instance:
+            _, _, instance_rows = instance_batch
+            views = config.instance_views
+            start = n_cat + n_photo
+            clean_unit, simulated_unit = unit[start : start + views], unit[start + views :]
+            z_simulated = z[start + views :]
+            seen = 0.0
+            for name in HEADS:  # the simulated photos carry their item's labels
+                seen = seen + _masked_cross_entropy(
+                    logits_of(params, z_simulated, name), cat_labels[name][instance_rows]
+                )
+            same = _instance_loss(simulated_unit, clean_unit, config.temperature)
+            metrics["instance_head_loss"] = seen
+            metrics["instance_loss"] = same
+            metrics["instance_acc"] = jnp.mean(
+                jnp.argmax(simulated_unit @ clean_unit.T, axis=1) == jnp.arange(views)
+            )
+            total = total + seen + config.instance_weight * same
         metrics["loss"] = total
         return total, metrics
 
@@ -266,9 +350,18 @@ def train_mixed(
         partner_rows,
         lr_scale,
         align_weight,
+        instance_batch,
     ):
         (_, metrics), grads = jax.value_and_grad(loss_fn, has_aux=True)(
-            params, key, cat_pixels, photo_pixels, cat_rows, photo_rows, partner_rows, align_weight
+            params,
+            key,
+            cat_pixels,
+            photo_pixels,
+            cat_rows,
+            photo_rows,
+            partner_rows,
+            align_weight,
+            instance_batch,
         )
         updates, opt_state = optimizer.update(grads, opt_state, params)
         updates = jax.tree.map(lambda u: u * lr_scale, updates)  # warm-up and cosine decay
@@ -286,9 +379,16 @@ def train_mixed(
             jnp.asarray(partner_rows, jnp.int32),
         )
 
+    def instance_batch():
+        if not instance:
+            return None
+        picked = rng.integers(0, len(bank_rows), config.instance_views)
+        rows = bank_rows[picked]
+        return (cat.images[rows], bank_images[picked], jnp.asarray(rows, jnp.int32))
+
     key = jax.random.PRNGKey(config.seed)
     history: list[dict] = []
-    images_per_step = config.catalogue_batch + 2 * config.photo_batch
+    images_per_step = config.catalogue_batch + 2 * config.photo_batch + 2 * config.instance_views
     started = time.perf_counter()
     total_steps: int | None = None
     step_index = 0
@@ -308,6 +408,7 @@ def train_mixed(
             *batch(),
             jnp.float32(lr_scale),
             jnp.float32(config.alignment_weight),
+            instance_batch(),
         )
         step_index += 1
         if step_index == 1:
