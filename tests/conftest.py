@@ -192,3 +192,32 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+# ------------------------------------------------------------------------------ client book
+@pytest.fixture(scope="session")
+def book_index_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The index of the toy client-book catalogue (tests/fd_bookdata.py), written once."""
+    from fd_bookdata import write_book_index
+
+    return write_book_index(tmp_path_factory.mktemp("book-index") / "index")
+
+
+@pytest.fixture(scope="module")
+def book_index(book_index_dir: Path) -> Iterator:
+    """That index, open for a test module (searches do not change it)."""
+    from fashion_desktop.core.index import EmbeddingIndex
+
+    index = EmbeddingIndex.open(book_index_dir)
+    yield index
+    index.close()
+
+
+@pytest.fixture
+def book(tmp_path: Path) -> Iterator:
+    """An empty client book in the test's own folder."""
+    from fashion_desktop.core.clients import ClientBook
+
+    store = ClientBook.in_directory(tmp_path)
+    yield store
+    store.close()

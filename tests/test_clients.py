@@ -40,13 +40,6 @@ INSERT INTO entries VALUES (1, '42', 'Blue Kurta', '/x/42.jpg', '{"baseColour": 
 """
 
 
-@pytest.fixture
-def book(tmp_path: Path):
-    store = ClientBook.in_directory(tmp_path)
-    yield store
-    store.close()
-
-
 def snapshot(item_id: str, **metadata: str) -> ItemSnapshot:
     return ItemSnapshot(item_id, f"Item {item_id}", f"/images/{item_id}.jpg", metadata)
 

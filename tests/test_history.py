@@ -9,7 +9,6 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from fd_bookdata import write_book_index
 
 from fashion_desktop.core.clients import ClientBook
 from fashion_desktop.core.history import (
@@ -22,20 +21,6 @@ from fashion_desktop.core.index import EmbeddingIndex
 
 TODAY = date(2025, 1, 1)
 KNOWN = ["100", "101", "102", "103"]
-
-
-@pytest.fixture(scope="module")
-def index(tmp_path_factory: pytest.TempPathFactory):
-    opened = EmbeddingIndex.open(write_book_index(tmp_path_factory.mktemp("book") / "index"))
-    yield opened
-    opened.close()
-
-
-@pytest.fixture
-def book(tmp_path: Path):
-    store = ClientBook.in_directory(tmp_path)
-    yield store
-    store.close()
 
 
 def book_state(book: ClientBook) -> tuple:
@@ -53,17 +38,17 @@ GOOD = "client,item_id,date,quantity,price\nAsha,100,2024-05-03,1,25.50\nBina,10
 
 # ------------------------------------------------------------------------------ good files
 def test_a_clean_file_imports_with_snapshots_and_a_second_import_adds_nothing(
-    book: ClientBook, index: EmbeddingIndex, tmp_path: Path
+    book: ClientBook, book_index: EmbeddingIndex, tmp_path: Path
 ):
     path = write(tmp_path, GOOD)
-    report = import_history(book, path, index=index, today=TODAY)
+    report = import_history(book, path, index=book_index, today=TODAY)
     assert report.imported and report.added == 2 and report.clients_created == ["Asha", "Bina"]
     (purchase,) = book.purchases("Asha")
     assert (purchase.item_id, purchase.date, purchase.price) == ("100", "2024-05-03", 25.5)
     assert purchase.metadata["articleType"] == "Kurtas" and purchase.name.startswith("Nike")
     assert Path(purchase.image).name == "100.jpg"
     before = book_state(book)
-    again = import_history(book, path, index=index, today=TODAY)
+    again = import_history(book, path, index=book_index, today=TODAY)
     assert (again.added, again.already_present, again.clients_created) == (0, 2, [])
     assert book_state(book) == before
 
@@ -122,10 +107,10 @@ EXPECTED = {
 
 
 def test_every_problem_is_listed_with_its_line_and_nothing_is_imported(
-    book: ClientBook, index: EmbeddingIndex, tmp_path: Path
+    book: ClientBook, book_index: EmbeddingIndex, tmp_path: Path
 ):
     before = book_state(book)
-    report = import_history(book, write(tmp_path, BAD_ROWS), index=index, today=TODAY)
+    report = import_history(book, write(tmp_path, BAD_ROWS), index=book_index, today=TODAY)
     assert not report.imported and report.added == 0
     assert {p.line: p.message for p in report.check.problems}.keys() == EXPECTED.keys()
     for problem in report.check.problems:
@@ -134,10 +119,10 @@ def test_every_problem_is_listed_with_its_line_and_nothing_is_imported(
 
 
 def test_skip_invalid_imports_only_the_valid_rows(
-    book: ClientBook, index: EmbeddingIndex, tmp_path: Path
+    book: ClientBook, book_index: EmbeddingIndex, tmp_path: Path
 ):
     report = import_history(
-        book, write(tmp_path, BAD_ROWS), index=index, skip_invalid=True, today=TODAY
+        book, write(tmp_path, BAD_ROWS), index=book_index, skip_invalid=True, today=TODAY
     )
     assert report.imported and report.added == 2 and report.skipped == len(EXPECTED)
     assert book.clients() == ["Asha", "Chandra"]
@@ -165,10 +150,10 @@ def test_problems_with_multi_line_quoted_fields_keep_true_line_numbers(tmp_path:
         (b"client,item_id,date\n\xff\xfeAsha\xe9,100,2024-05-03\n", "not UTF-8 text"),
     ],
 )
-def test_unusable_files_get_one_clear_message(book, index, tmp_path: Path, content, message):
+def test_unusable_files_get_one_clear_message(book, book_index, tmp_path: Path, content, message):
     before = book_state(book)
     with pytest.raises(HistoryError, match=message):
-        import_history(book, write(tmp_path, content), index=index, today=TODAY)
+        import_history(book, write(tmp_path, content), index=book_index, today=TODAY)
     assert book_state(book) == before
 
 
@@ -179,17 +164,17 @@ def test_missing_file_and_folder(book, tmp_path: Path):
         import_history(book, tmp_path)
 
 
-def test_ten_megabytes_of_garbage_are_refused_quickly(book, index, tmp_path: Path):
+def test_ten_megabytes_of_garbage_are_refused_quickly(book, book_index, tmp_path: Path):
     before = book_state(book)
     started = time.perf_counter()
     with pytest.raises(HistoryError, match="not UTF-8 text"):
-        import_history(book, write(tmp_path, os.urandom(10 * 2**20)), index=index)
+        import_history(book, write(tmp_path, os.urandom(10 * 2**20)), index=book_index)
     with pytest.raises(HistoryError, match=r"cannot be read as CSV|lacks the column"):
-        import_history(book, write(tmp_path, b"x" * (10 * 2**20)), index=index)
+        import_history(book, write(tmp_path, b"x" * (10 * 2**20)), index=book_index)
     garbage = "client,item_id,date\n" + "\n".join(
         "".join(chr(33 + (i * 7 + j) % 90) for j in range(60)) for i in range(150_000)
     )
-    report = import_history(book, write(tmp_path, garbage), index=index)
+    report = import_history(book, write(tmp_path, garbage), index=book_index)
     assert not report.imported and report.check.problem_count > 100_000
     assert len(report.check.problems) <= 1000  # kept for display; all are counted
     assert time.perf_counter() - started < 20
@@ -197,9 +182,11 @@ def test_ten_megabytes_of_garbage_are_refused_quickly(book, index, tmp_path: Pat
 
 
 # ------------------------------------------------------------------------------- scale
-def test_twenty_thousand_rows_import_in_one_transaction_with_progress(book, index, tmp_path: Path):
+def test_twenty_thousand_rows_import_in_one_transaction_with_progress(
+    book, book_index, tmp_path: Path
+):
     lines = ["client,item_id,date,quantity"]
-    ids = [item.item_id for item in index.items(range(len(index)))]
+    ids = [item.item_id for item in book_index.items(range(len(book_index)))]
     for number in range(20_000):
         day = date(2024, 1, 1).toordinal() + number % 365
         lines.append(f"Client {number % 500},{ids[number % len(ids)]},{date.fromordinal(day)},1")
@@ -208,7 +195,7 @@ def test_twenty_thousand_rows_import_in_one_transaction_with_progress(book, inde
     report = import_history(
         book,
         write(tmp_path, "\n".join(lines) + "\n"),
-        index=index,
+        index=book_index,
         progress=lambda phase, done, total: seen.append((phase, done, total)),
     )
     elapsed = time.perf_counter() - started

@@ -7,11 +7,10 @@ import io
 from pathlib import Path
 
 import pytest
-from fd_bookdata import item_ids, toy_catalogue, write_book_index
+from fd_bookdata import item_ids, toy_catalogue
 from PIL import Image
 
-from fashion_desktop.core.clients import ClientBook, ClientProfile, ItemSnapshot, Purchase
-from fashion_desktop.core.index import EmbeddingIndex
+from fashion_desktop.core.clients import ClientProfile, ItemSnapshot, Purchase
 from fashion_desktop.core.looks import (
     COMPLEMENTS,
     LookBuilder,
@@ -25,20 +24,6 @@ from fashion_desktop.core.looks import (
 from fashion_desktop.core.shortlist import ShortlistEntry
 
 ROWS, _ = toy_catalogue()
-
-
-@pytest.fixture(scope="module")
-def index(tmp_path_factory: pytest.TempPathFactory):
-    opened = EmbeddingIndex.open(write_book_index(tmp_path_factory.mktemp("looks") / "index"))
-    yield opened
-    opened.close()
-
-
-@pytest.fixture
-def book(tmp_path: Path):
-    store = ClientBook.in_directory(tmp_path)
-    yield store
-    store.close()
 
 
 def meta(item_id: str) -> dict[str, str]:
@@ -84,11 +69,11 @@ def test_the_colour_rule(first: str, second: str, relation: str | None):
     assert colour_harmony(second, first) == relation
 
 
-def test_a_kurta_gets_ethnic_womens_alternatives_in_every_slot(index):
+def test_a_kurta_gets_ethnic_womens_alternatives_in_every_slot(book_index):
     kurta = item_ids(ROWS, articleType="Kurtas", baseColour="Blue")[0]
-    look = LookBuilder(index).look(kurta, alternatives=3)
+    look = LookBuilder(book_index).look(kurta, alternatives=3)
     assert list(look.slots) == list(COMPLEMENTS["topwear"])
-    assert check_look(LookBuilder(index).arrays, look) == []
+    assert check_look(LookBuilder(book_index).arrays, look) == []
     for slot, items in look.slots.items():
         assert 1 <= len(items) <= 3, slot
         for item in items:
@@ -118,16 +103,16 @@ def test_a_kurta_gets_ethnic_womens_alternatives_in_every_slot(index):
     }
 
 
-def test_a_dress_needs_only_shoes_and_an_accessory(index):
+def test_a_dress_needs_only_shoes_and_an_accessory(book_index):
     dress = item_ids(ROWS, articleType="Dresses", baseColour="Red")[0]
-    look = LookBuilder(index).look(dress)
+    look = LookBuilder(book_index).look(dress)
     assert list(look.slots) == ["footwear", "accessory"]
     for item in look.slots["footwear"]:
         assert colour_harmony("Red", item.metadata["baseColour"]) is not None
 
 
-def test_every_anchor_obeys_the_rules(index):
-    builder = LookBuilder(index)
+def test_every_anchor_obeys_the_rules(book_index):
+    builder = LookBuilder(book_index)
     checked = 0
     for row in ROWS:
         if slot_of(row["masterCategory"], row["subCategory"]) is None:
@@ -141,21 +126,21 @@ def test_every_anchor_obeys_the_rules(index):
     assert checked > 100
 
 
-def test_a_clients_look_leaves_out_what_she_owns_dislikes_or_avoids(book, index):
+def test_a_clients_look_leaves_out_what_she_owns_dislikes_or_avoids(book, book_index):
     kurta = item_ids(ROWS, articleType="Kurtas", baseColour="White")[0]
     heels = item_ids(ROWS, articleType="Heels")
     book.set_profile("Asha", ClientProfile(gender="Women", avoided_colours=("Gold",)))
     book.add_purchase("Asha", Purchase(heels[1], "2024-05-01"))
     book.set_opinion("Asha", ItemSnapshot(heels[2]), "dislike")
-    look = LookBuilder(index, book).look(kurta, client="asha")
+    look = LookBuilder(book_index, book).look(kurta, client="asha")
     assert look.client == "Asha"
     shown = {item.item_id for items in look.slots.values() for item in items}
     assert not shown & {heels[1], heels[2]}
     assert all(meta(i)["baseColour"] != "Gold" for i in shown)
 
 
-def test_anchors_that_cannot_start_a_look(index):
-    builder = LookBuilder(index)
+def test_anchors_that_cannot_start_a_look(book_index):
+    builder = LookBuilder(book_index)
     with pytest.raises(LookError, match="not part of an outfit"):
         builder.look(item_ids(ROWS, articleType="Bra")[0])
     with pytest.raises(LookError, match="No item with id 'nope'"):
@@ -166,9 +151,9 @@ def test_anchors_that_cannot_start_a_look(index):
         builder.look(item_ids(ROWS, articleType="Kurtas")[0], client="Asha")
 
 
-def test_save_a_look_and_export_it_with_the_shortlist(book, index, tmp_path: Path):
+def test_save_a_look_and_export_it_with_the_shortlist(book, book_index, tmp_path: Path):
     kurta = item_ids(ROWS, articleType="Kurtas", baseColour="Blue")[0]
-    look = LookBuilder(index, book).look(kurta)
+    look = LookBuilder(book_index, book).look(kurta)
     look_id = book.save_look("Asha", "Diwali", kurta, saved_items(look))
     (saved,) = book.looks("Asha")
     assert saved.look_id == look_id and saved.items[0]["slot"] == "anchor"

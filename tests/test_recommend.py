@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from fd_bookdata import item_ids, toy_catalogue, write_book_index
+from fd_bookdata import item_ids, toy_catalogue
 
 from fashion_desktop.core.clients import (
     ClientBook,
@@ -32,20 +32,6 @@ TODAY = date(2024, 6, 1)
 ROWS, _ = toy_catalogue()
 
 
-@pytest.fixture(scope="module")
-def index(tmp_path_factory: pytest.TempPathFactory):
-    opened = EmbeddingIndex.open(write_book_index(tmp_path_factory.mktemp("rec") / "index"))
-    yield opened
-    opened.close()
-
-
-@pytest.fixture
-def book(tmp_path: Path):
-    store = ClientBook.in_directory(tmp_path)
-    yield store
-    store.close()
-
-
 def buy(book: ClientBook, client: str, ids, start: str = "2024-05-01") -> None:
     day = date.fromisoformat(start).toordinal()
     for offset, item_id in enumerate(ids):
@@ -56,10 +42,10 @@ def meta(item_id: str) -> dict[str, str]:
     return next(r for r in ROWS if r["id"] == item_id)
 
 
-def test_per_index_arrays_are_built_once_and_coded(index: EmbeddingIndex):
-    arrays = catalogue_arrays(index)
-    assert catalogue_arrays(index) is arrays
-    assert len(arrays) == len(index)
+def test_per_index_arrays_are_built_once_and_coded(book_index: EmbeddingIndex):
+    arrays = catalogue_arrays(book_index)
+    assert catalogue_arrays(book_index) is arrays
+    assert len(arrays) == len(book_index)
     row = arrays.row_of["100"]
     assert arrays.value("articleType", row) == "Kurtas"
     assert arrays.codes["gender"].dtype == np.int32
@@ -71,13 +57,13 @@ def test_per_index_arrays_are_built_once_and_coded(index: EmbeddingIndex):
     assert not arrays.recommendable[arrays.row_of[item_ids(ROWS, articleType="Free Gifts")[0]]]
 
 
-def test_hard_rules_never_bought_disliked_avoided_or_other_gender(book, index):
+def test_hard_rules_never_bought_disliked_avoided_or_other_gender(book, book_index):
     kurtas = item_ids(ROWS, articleType="Kurtas")
     buy(book, "Asha", kurtas[:3])
     disliked = kurtas[3]
     book.set_opinion("Asha", ItemSnapshot(disliked), "dislike")
     book.set_profile("Asha", ClientProfile(gender="Women", avoided_colours=("Red",)))
-    result = Recommender(index, book).recommend("Asha", 40, today=TODAY)
+    result = Recommender(book_index, book).recommend("Asha", 40, today=TODAY)
     ids = [r.item_id for r in result.results]
     # every toy type holds two products in several colours: 12 women's or unisex types fit
     assert len(ids) == 24 and len(set(ids)) == 24
@@ -90,28 +76,30 @@ def test_hard_rules_never_bought_disliked_avoided_or_other_gender(book, index):
     assert any(meta(i)["gender"] == "Unisex" for i in ids)  # Unisex fits everyone
 
 
-def test_liked_and_shortlisted_items_are_not_shown_again(book, index):
+def test_liked_and_shortlisted_items_are_not_shown_again(book, book_index):
     from fashion_desktop.core.shortlist import ShortlistEntry
 
     tops = item_ids(ROWS, articleType="Tops")
     buy(book, "Asha", tops[:1])
     book.set_profile("Asha", ClientProfile(gender="Women"))
-    before = [r.item_id for r in Recommender(index, book).recommend("Asha", 6, today=TODAY).results]
+    before = [
+        r.item_id for r in Recommender(book_index, book).recommend("Asha", 6, today=TODAY).results
+    ]
     liked, listed = before[0], before[1]
     book.set_opinion("Asha", ItemSnapshot(liked), "like")
     book.add("Asha", ShortlistEntry(listed, meta(listed)["productDisplayName"], Path("/x.jpg")))
-    after = Recommender(index, book).recommend("Asha", 6, today=TODAY)
+    after = Recommender(book_index, book).recommend("Asha", 6, today=TODAY)
     ids = [r.item_id for r in after.results]
     assert liked not in ids and listed not in ids and len(ids) == 6
     for result in after.results:  # a reason never cites the item itself
         assert all(meta(result.item_id)["productDisplayName"] not in r for r in result.reasons)
 
 
-def test_the_same_product_in_another_colour_is_explained_as_such(book, index):
+def test_the_same_product_in_another_colour_is_explained_as_such(book, book_index):
     kurta = item_ids(ROWS, articleType="Kurtas")[0]  # the first kurta, Blue; four more colours
     buy(book, "Asha", [kurta])
     book.set_profile("Asha", ClientProfile(gender="Women"))
-    results = Recommender(index, book).recommend("Asha", 12, today=TODAY).results
+    results = Recommender(book_index, book).recommend("Asha", 12, today=TODAY).results
     same = [
         r for r in results if r.metadata["productDisplayName"].endswith("Kurtas 1")
     ]  # one of the family at most (diversity), explained as another colour of hers
@@ -119,27 +107,27 @@ def test_the_same_product_in_another_colour_is_explained_as_such(book, index):
     assert "another colour of the Blue one she bought on 1 May" in same[0].reasons
 
 
-def test_a_client_with_two_interests_gets_both(book, index):
+def test_a_client_with_two_interests_gets_both(book, book_index):
     kurtas = item_ids(ROWS, articleType="Kurtas")
     shoes = item_ids(ROWS, articleType="Sports Shoes", gender="Women")
     buy(book, "Asha", [*kurtas[:6], *shoes[:2]])
     book.set_profile("Asha", ClientProfile(gender="Women"))
     types = [
         r.metadata["articleType"]
-        for r in Recommender(index, book).recommend("Asha", 10, today=TODAY).results
+        for r in Recommender(book_index, book).recommend("Asha", 10, today=TODAY).results
     ]
     assert "Kurtas" in types and "Sports Shoes" in types
 
 
-def test_no_near_duplicates_in_one_list(book, index):
+def test_no_near_duplicates_in_one_list(book, book_index):
     polos = item_ids(ROWS, productDisplayName="Nike Men Blue Polo Tshirt")
     tshirts = [i for i in item_ids(ROWS, articleType="Tshirts") if i not in polos]
     buy(book, "Ravi", tshirts[:4])
     book.set_profile("Ravi", ClientProfile(gender="Men"))
-    results = Recommender(index, book).recommend("Ravi", 12, today=TODAY).results
+    results = Recommender(book_index, book).recommend("Ravi", 12, today=TODAY).results
     names = [r.metadata["productDisplayName"] for r in results]
     assert sum("Polo Tshirt" in name for name in names) <= 1
-    arrays = catalogue_arrays(index)
+    arrays = catalogue_arrays(book_index)
     families = [int(arrays.families[r.row]) for r in results]
     assert len(families) == len(set(families))
     vectors = arrays.vectors[[r.row for r in results]]
@@ -149,8 +137,8 @@ def test_no_near_duplicates_in_one_list(book, index):
     assert max(types.count(t) for t in types) <= math.ceil(12 * MAX_SHARE_PER_TYPE)
 
 
-def test_select_diverse_lifts_the_type_cap_when_nothing_else_fits(index):
-    arrays = catalogue_arrays(index)
+def test_select_diverse_lifts_the_type_cap_when_nothing_else_fits(book_index):
+    arrays = catalogue_arrays(book_index)
     scores = np.where(arrays.mask_of("articleType", ["Kurtas", "Tops"]), 1.0, -np.inf)
     rows = select_diverse(arrays, scores, 4, max_share_per_type=0.25)
     assert len(rows) == 4
@@ -164,14 +152,14 @@ def test_select_diverse_lifts_the_type_cap_when_nothing_else_fits(index):
     assert len(select_diverse(arrays, scores, 10)) == 4
 
 
-def test_reasons_name_the_purchase_the_colours_and_co_purchases(book, index):
+def test_reasons_name_the_purchase_the_colours_and_co_purchases(book, book_index):
     kurtas = item_ids(ROWS, articleType="Kurtas")
     churidar = item_ids(ROWS, articleType="Churidar")
     book.add_purchase("Asha", Purchase(kurtas[0], "2024-05-03", name="Blue Kurta"))
     book.set_profile("Asha", ClientProfile(gender="Women", preferred_colours=("White", "Blue")))
     for number in range(4):  # other clients buy that kurta with a churidar
         buy(book, f"Other {number}", [kurtas[0], churidar[0]], "2024-04-01")
-    result = Recommender(index, book).recommend("Asha", 10, today=TODAY)
+    result = Recommender(book_index, book).recommend("Asha", 10, today=TODAY)
     reasons = [text for r in result.results for text in r.reasons]
     assert any(text.startswith("like the Blue Kurta she bought on 3 May") for text in reasons)
     assert any(text.startswith("her colours: ") for text in reasons)
@@ -182,9 +170,9 @@ def test_reasons_name_the_purchase_the_colours_and_co_purchases(book, index):
     assert all(1 <= len(r.reasons) <= 3 for r in result.results)
 
 
-def test_json_fields_per_result(book, index):
+def test_json_fields_per_result(book, book_index):
     buy(book, "Asha", item_ids(ROWS, articleType="Tops")[:2])
-    answer = Recommender(index, book).recommend("Asha", 5, today=TODAY).to_json()
+    answer = Recommender(book_index, book).recommend("Asha", 5, today=TODAY).to_json()
     assert answer["client"] == "Asha" and answer["method"] == "hybrid"
     for rank, result in enumerate(answer["results"], start=1):
         assert set(result) == {"rank", "id", "score", "reasons", "metadata", "image"}
@@ -194,9 +182,9 @@ def test_json_fields_per_result(book, index):
     assert scores == sorted(scores, reverse=True)
 
 
-def test_every_method_and_bad_requests(book, index):
+def test_every_method_and_bad_requests(book, book_index):
     buy(book, "Asha", item_ids(ROWS, articleType="Tops")[:2])
-    recommender = Recommender(index, book)
+    recommender = Recommender(book_index, book)
     for method in ("hybrid", "content", "collaborative"):
         assert len(recommender.recommend("Asha", 5, method=method, today=TODAY).results) == 5
     with pytest.raises(RecommendationError, match="Unknown recommendation method"):
@@ -207,18 +195,18 @@ def test_every_method_and_bad_requests(book, index):
         recommender.recommend("Ashaa")
 
 
-def test_a_new_client_gets_popular_items_that_fit_the_profile(book, index):
+def test_a_new_client_gets_popular_items_that_fit_the_profile(book, book_index):
     popular = item_ids(ROWS, articleType="Handbags")[0]
     for number in range(3):
         buy(book, f"Other {number}", [popular])
     book.set_profile("New", ClientProfile(gender="Women"))
-    result = Recommender(index, book).recommend("New", 5, today=TODAY)
+    result = Recommender(book_index, book).recommend("New", 5, today=TODAY)
     assert result.results[0].item_id == popular
     assert "no purchases" in result.notes[0]
 
 
-def test_the_recommender_sees_book_changes(book, index):
-    recommender = Recommender(index, book)
+def test_the_recommender_sees_book_changes(book, book_index):
+    recommender = Recommender(book_index, book)
     buy(book, "Asha", item_ids(ROWS, articleType="Tops")[:1])
     first = recommender.book_arrays()
     assert recommender.book_arrays() is first  # unchanged book: cached
@@ -226,8 +214,8 @@ def test_the_recommender_sees_book_changes(book, index):
     assert recommender.book_arrays() is not first and len(recommender.book_arrays().clients) == 2
 
 
-def test_co_purchase_ignores_the_future_and_the_client(index):
-    arrays = catalogue_arrays(index)
+def test_co_purchase_ignores_the_future_and_the_client(book_index):
+    arrays = catalogue_arrays(book_index)
     a, b, c = (arrays.ids[r] for r in range(3))
     book = BookArrays.build(
         arrays,
