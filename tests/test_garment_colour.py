@@ -136,6 +136,10 @@ def test_only_measured_rows_are_fused(colour_model) -> None:
     assert fused[COLOUR_HEAD][0] == pytest.approx(probabilities[COLOUR_HEAD][0])
     assert classes[int(np.argmax(fused[COLOUR_HEAD][1]))] == "Blue"
     assert fused["gender"] is probabilities["gender"]
+    # nothing measured (no colour model, or no photo among the queries): the heads' colour stands
+    assert MeasuredColours.of(None, [blue]) is None
+    assert MeasuredColours.of(colour_model, [None, None]) is None
+    assert MeasuredColours.of(colour_model, [None, blue]) is not None
 
 
 def test_the_search_measures_photos_but_not_product_shots(colour_model) -> None:

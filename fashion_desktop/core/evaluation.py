@@ -170,11 +170,7 @@ class QuerySet:
         fused in as the search fuses them (returns self)."""
         if embedder.heads is not None:
             self.signature_layout = SignatureLayout.from_heads(embedder.heads)
-            measured = (
-                MeasuredColours(embedder.garment_colour, self.colours)
-                if embedder.garment_colour is not None and self.colours
-                else None
-            )
+            measured = MeasuredColours.of(embedder.garment_colour, self.colours)
             self.signatures = label_signatures(
                 embedder.heads, self.raw, self.signature_layout, measured
             )

@@ -58,6 +58,26 @@ def _small_rgb(image: Image.Image, side: int) -> np.ndarray:
     return np.asarray(rgb)
 
 
+def _nearest(points: np.ndarray, centres: np.ndarray) -> np.ndarray:
+    """The index of each point's nearest centre (squared Euclidean distance)."""
+    distances = (points**2).sum(1, keepdims=True) - 2 * points @ centres.T
+    distances += (centres**2).sum(1)
+    return np.argmin(distances, axis=1)
+
+
+def _lloyd(points: np.ndarray, centres: np.ndarray, rounds: int) -> np.ndarray:
+    """``rounds`` of Lloyd's k-means from ``centres`` (not changed); an empty cluster keeps its
+    centre."""
+    centres = centres.copy()
+    for _ in range(rounds):
+        assignment = _nearest(points, centres)
+        for c in range(len(centres)):
+            members = points[assignment == c]
+            if len(members):
+                centres[c] = members.mean(axis=0)
+    return centres
+
+
 def _border_colours(lab: np.ndarray) -> np.ndarray:
     """The frequent colours of an image's border ring: (m, 3) CIELAB cluster centres."""
     height, width = lab.shape[:2]
@@ -67,15 +87,8 @@ def _border_colours(lab: np.ndarray) -> np.ndarray:
     mask[:, :ring] = mask[:, -ring:] = True
     border = lab[mask]
     # a few rounds of k-means (k = 4) from evenly spaced starting pixels: cheap and seedless
-    centres = border[np.linspace(0, len(border) - 1, 4).astype(int)]
-    for _ in range(5):
-        nearest = np.argmin(((border[:, None] - centres[None]) ** 2).sum(-1), axis=1)
-        for c in range(len(centres)):
-            members = border[nearest == c]
-            if len(members):
-                centres[c] = members.mean(axis=0)
-    nearest = np.argmin(((border[:, None] - centres[None]) ** 2).sum(-1), axis=1)
-    shares = np.bincount(nearest, minlength=len(centres)) / len(border)
+    centres = _lloyd(border, border[np.linspace(0, len(border) - 1, 4).astype(int)], 5)
+    shares = np.bincount(_nearest(border, centres), minlength=len(centres)) / len(border)
     return centres[shares >= BACKGROUND_SHARE]
 
 
@@ -124,9 +137,7 @@ class GarmentColourModel:
 
     def histogram(self, pixels: np.ndarray, weights: np.ndarray) -> np.ndarray:
         """Weighted share of the pixels nearest each codebook colour, square-rooted (Hellinger)."""
-        distances = (pixels**2).sum(1, keepdims=True) - 2 * pixels @ self.centres.T
-        distances += (self.centres**2).sum(1)
-        nearest = np.argmin(distances, axis=1)
+        nearest = _nearest(pixels, self.centres)
         counts = np.bincount(nearest, weights=weights, minlength=len(self.centres))
         total = counts.sum()
         return np.sqrt(counts / total if total > 0 else counts).astype(np.float32)
@@ -203,12 +214,22 @@ class MeasuredColours:
     model: GarmentColourModel
     rows: Sequence[np.ndarray | None]
 
+    @classmethod
+    def of(
+        cls, model: GarmentColourModel | None, rows: Sequence[np.ndarray | None]
+    ) -> MeasuredColours | None:
+        """The measured colours of queries, or None when nothing was measured (no model, or
+        no query a photo): the heads' colour stands."""
+        if model is None or all(row is None for row in rows):
+            return None
+        return cls(model, rows)
+
     def fused(
         self, probabilities: dict[str, np.ndarray], head_classes: Sequence[str]
     ) -> dict[str, np.ndarray]:
         """The heads' ``probabilities`` with the colour head's rows fused with the pixels'."""
         colour = probabilities.get(COLOUR_HEAD)
-        if colour is None or not any(row is not None for row in self.rows):
+        if colour is None:
             return probabilities
         colour = colour.copy()
         for n, measured in enumerate(self.rows):
@@ -230,15 +251,7 @@ def _kmeans(points: np.ndarray, k: int, rng: np.random.Generator, rounds: int = 
     for _ in range(1, k):
         centres.append(points[rng.choice(len(points), p=nearest / nearest.sum())])
         nearest = np.minimum(nearest, ((points - centres[-1]) ** 2).sum(1))
-    result = np.stack(centres)
-    for _ in range(rounds):
-        distances = (points**2).sum(1, keepdims=True) - 2 * points @ result.T
-        assignment = np.argmin(distances + (result**2).sum(1), axis=1)
-        for c in range(k):
-            members = points[assignment == c]
-            if len(members):
-                result[c] = members.mean(axis=0)
-    return result.astype(np.float32)
+    return _lloyd(points, np.stack(centres), rounds).astype(np.float32)
 
 
 def _softmax_regression(

@@ -192,13 +192,8 @@ class SearchEngine:
                 for q, e in zip(images, embedded, strict=True)
             ]
         responses = []
-        colour_model = embedder.garment_colour
         for label, unit, raw_vector, hashes, box, photo, colour in groups:
-            colours = (
-                MeasuredColours(colour_model, [colour])
-                if colour_model is not None and colour is not None
-                else None
-            )
+            colours = MeasuredColours.of(embedder.garment_colour, [colour])
             response = self._rank_one(
                 label,
                 self._to_index_space(unit),
