@@ -78,8 +78,10 @@ class AnnSettings:
         1,000 candidates for a cosine query of a vectors-only structure, 2,000 otherwise (rows
         with signatures: recall@5 0.983 with 1,000, 0.994 with 2,000 at 1M; BENCHMARKS.md)."""
         lists = max(1, min(2 ** round(math.log2(max(count, 1)) / 2), count // 39 or 1))
-        width = dim + signature_width
-        subquantizers = next(m for m in (32, 16, 8, 4, 2, 1) if signature_width or width % m == 0)
+        # rows with signatures are padded to a multiple of 32 (row_width); vectors alone are not
+        subquantizers = (
+            32 if signature_width else next(m for m in (32, 16, 8, 4, 2, 1) if dim % m == 0)
+        )
         bits = max(1, min(8, int(math.log2(max(count, 2))) - 2))
         return cls(
             lists=lists,

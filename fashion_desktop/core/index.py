@@ -818,8 +818,9 @@ class EmbeddingIndex:
         exclusions = self._exclusions(exclude_rows, len(queries))
         extra = max((len(excluded) for excluded in exclusions), default=0)
         heads = self.signature_layout.slices() if self.signature_layout is not None else {}
-        rows = query_rows(queries, signatures, heads, weights, ann.settings)
-        candidates = ann.candidates(rows, pool + extra, mask)
+        candidates = ann.candidates(
+            query_rows(queries, signatures, heads, weights, ann.settings), pool + extra, mask
+        )
         results: list[list[tuple[int, float]] | None] = []
         for i, excluded in enumerate(exclusions):
             rows = candidates[i][candidates[i] >= 0]
