@@ -267,18 +267,11 @@ def train_mixed(
     def logits_of(params, z, name):
         return z @ params["heads"][name]["kernel"] + params["heads"][name]["bias"]
 
-    def loss_fn(
-        params,
-        key,
-        cat_pixels,
-        photo_pixels,
-        cat_rows,
-        photo_rows,
-        partner_rows,
-        align_weight,
-        instance_batch,
-    ):
-        k1, k2, k3 = jax.random.split(key, 3)
+    def loss_fn(params, key, batch, align_weight):
+        """``batch``: catalogue pixels (items, then the photos' partners), photo pixels, their
+        rows, and the instance views (None without them)."""
+        cat_pixels, photo_pixels, cat_rows, photo_rows, partner_rows, instance_batch = batch
+        k1, k2, k3 = jax.random.split(key, 3) if instance else (*jax.random.split(key), None)
         cat_x = augment_catalogue(k1, cat_pixels)
         photo_x = augment_photos(
             k2, photo_pixels, config.low_resolution_share, config.low_resolution_side
@@ -339,33 +332,20 @@ def train_mixed(
         return total, metrics
 
     @jax.jit
-    def step(
-        params,
-        opt_state,
-        key,
-        cat_pixels,
-        photo_pixels,
-        cat_rows,
-        photo_rows,
-        partner_rows,
-        lr_scale,
-        align_weight,
-        instance_batch,
-    ):
+    def step(params, opt_state, key, batch, lr_scale, align_weight):
         (_, metrics), grads = jax.value_and_grad(loss_fn, has_aux=True)(
-            params,
-            key,
-            cat_pixels,
-            photo_pixels,
-            cat_rows,
-            photo_rows,
-            partner_rows,
-            align_weight,
-            instance_batch,
+            params, key, batch, align_weight
         )
         updates, opt_state = optimizer.update(grads, opt_state, params)
         updates = jax.tree.map(lambda u: u * lr_scale, updates)  # warm-up and cosine decay
         return optax.apply_updates(params, updates), opt_state, metrics
+
+    def instance_batch():
+        if not instance:
+            return None
+        picked = rng.integers(0, len(bank_rows), config.instance_views)
+        rows = bank_rows[picked]
+        return (cat.images[rows], bank_images[picked], jnp.asarray(rows, jnp.int32))
 
     def batch():
         cat_rows = rng.integers(0, len(cat.ids), config.catalogue_batch)
@@ -377,14 +357,8 @@ def train_mixed(
             jnp.asarray(cat_rows, jnp.int32),
             jnp.asarray(photo_rows, jnp.int32),
             jnp.asarray(partner_rows, jnp.int32),
+            instance_batch(),
         )
-
-    def instance_batch():
-        if not instance:
-            return None
-        picked = rng.integers(0, len(bank_rows), config.instance_views)
-        rows = bank_rows[picked]
-        return (cat.images[rows], bank_images[picked], jnp.asarray(rows, jnp.int32))
 
     key = jax.random.PRNGKey(config.seed)
     history: list[dict] = []
@@ -405,10 +379,9 @@ def train_mixed(
             params,
             opt_state,
             sub,
-            *batch(),
+            batch(),
             jnp.float32(lr_scale),
             jnp.float32(config.alignment_weight),
-            instance_batch(),
         )
         step_index += 1
         if step_index == 1:
