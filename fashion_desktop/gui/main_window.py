@@ -295,16 +295,8 @@ class MainWindow(QMainWindow):
         self.crop_hint = QLabel(CROP_HINT)
         self.crop_hint.setObjectName("MutedLabel")
         self.crop_hint.setWordWrap(True)
-        self.reset_crop_button = QToolButton()
-        self.reset_crop_button.setObjectName("LinkButton")
-        self.reset_crop_button.setDefaultAction(self.reset_crop_action)
-        self.reset_crop_button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
-        self.reset_crop_button.setIconSize(icon_size(14))
-        self.find_garment_button = QToolButton()
-        self.find_garment_button.setObjectName("LinkButton")
-        self.find_garment_button.setDefaultAction(self.find_garment_action)
-        self.find_garment_button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
-        self.find_garment_button.setIconSize(icon_size(14))
+        self.reset_crop_button = self._link_button(self.reset_crop_action)
+        self.find_garment_button = self._link_button(self.find_garment_action)
         query_title = QHBoxLayout()
         query_title.addWidget(self._section("Your photo"))
         query_title.addStretch(1)
@@ -452,6 +444,16 @@ class MainWindow(QMainWindow):
     def resizeEvent(self, event) -> None:  # noqa: N802
         super().resizeEvent(event)
         self._fit_header()
+
+    @staticmethod
+    def _link_button(action: QAction) -> QToolButton:
+        """A text-and-icon link beside a section title, acting as ``action``."""
+        button = QToolButton()
+        button.setObjectName("LinkButton")
+        button.setDefaultAction(action)
+        button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        button.setIconSize(icon_size(14))
+        return button
 
     @staticmethod
     def _section(text: str) -> QLabel:
