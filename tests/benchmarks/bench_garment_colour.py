@@ -37,7 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import numpy as np
 from bench_real_photos import FIELDS, scores, write_val_photos
-from bench_scoring import derived_index
+from bench_scoring import derived_index, latency
 from common import SHARED, machine_summary, save_json, split_ids
 
 from fashion_desktop.core.catalogue import read_catalogue
@@ -69,33 +69,27 @@ def with_weight(queries: QuerySet, embedder: Embedder, weight: float | None) -> 
 
 
 def query_latency(embedder: Embedder, out: Path, count: int) -> dict:
-    """p50/p90 ms of ``search_images`` for real photos (with and without the garment colour)
-    and for catalogue product shots, one at a time, after a warm-up query."""
+    """p50/p90 ms of a query (decode included, :func:`bench_scoring.latency`) for real photos,
+    whole (the default) and localised, with and without the garment colour, and for catalogue
+    product shots, each after a warm-up query."""
     index = EmbeddingIndex.open(out / "all-index")
-    engine = SearchEngine(index)
-    engine.attach_embedder(embedder)
+    whole, localised = SearchEngine(index), SearchEngine(index, localise="auto")
+    whole.attach_embedder(embedder)
+    localised.attach_embedder(embedder)
     photos = [item.image_path for item in read_catalogue(out / "val-photos.csv").items][:count]
     shots = [SHARED / "catalog" / "images" / f"{i}.jpg" for i in split_ids("val")[:count]]
     model = embedder.garment_colour
     result = {}
-    for name, paths, colour in (
-        ("photo, with the garment colour (product)", photos, model),
-        ("photo, colour head alone", photos, None),
-        ("product shot", shots, model),
+    for name, engine, paths, colour in (
+        ("photo, with the garment colour (product)", whole, photos, model),
+        ("photo, colour head alone", whole, photos, None),
+        ("photo localised (Find garment), with the garment colour", localised, photos, model),
+        ("photo localised, colour head alone", localised, photos, None),
+        ("product shot", whole, shots, model),
     ):
         embedder.garment_colour = colour
-        images = [load_image(path) for path in paths]
-        engine.search_images(images[:1])
-        times = []
-        for image in images:
-            started = time.perf_counter()
-            engine.search_images([image])
-            times.append((time.perf_counter() - started) * 1000)
-        result[name] = {
-            "p50_ms": round(float(np.percentile(times, 50)), 1),
-            "p90_ms": round(float(np.percentile(times, 90)), 1),
-            "queries": len(times),
-        }
+        engine.search_images([load_image(paths[0])])
+        result[name] = latency(engine, paths)
         print(name, result[name], flush=True)
     embedder.garment_colour = model
     return result
