@@ -171,6 +171,13 @@ def test_train_with_photos_end_to_end(shared_rows, shared_catalog, tmp_path: Pat
     assert not np.array_equal(
         trained.heads["articleType"].kernel, bundled.heads["articleType"].kernel
     )
+    assert not (out / "checkpoint").exists()  # finished: the checkpoint is gone
+
+    again = subprocess.run(
+        command, check=False, env=env, capture_output=True, text=True, timeout=900
+    )
+    assert again.returncode != 0 and "Traceback" not in again.stderr
+    assert "already holds a trained model" in again.stderr  # never overwritten silently
 
 
 def test_train_with_photos_needs_a_split(make_catalogue, tmp_path: Path, capsys) -> None:
@@ -194,3 +201,97 @@ def test_train_with_photos_says_it_needs_the_jax_backend(make_catalogue, tmp_pat
     err = capsys.readouterr().err
     assert "KERAS_BACKEND=jax" in err and "Traceback" not in err
     assert not (tmp_path / "m").exists()
+
+
+RESUME_SCRIPT = r"""
+import json, sys
+from pathlib import Path
+
+import numpy as np
+
+from fashion_desktop.core.heads import ClassifierHeads
+from fashion_desktop.core.training.config import TrainingInterruptedError
+from fashion_desktop.core.training.photo_checkpoint import VariantCheckpoint
+from fashion_desktop.core.training.photo_data import HEADS, TYPE_HEAD, DomainData
+from fashion_desktop.core.training.photos import MixedTrainingConfig, build_backbone, train_mixed
+from fashion_desktop.resources import bundled_heads_path, bundled_weights_path
+
+heads = ClassifierHeads.load(bundled_heads_path())
+pixels = np.random.default_rng(0).integers(0, 256, (6, 224, 224, 3), dtype=np.uint8)
+labels = {name: np.array([0, 1, 0, -1]) for name in HEADS}
+cat = DomainData([str(i) for i in range(4)], pixels[:4], labels)
+allowed = np.zeros((2, len(heads.heads[TYPE_HEAD].classes)), bool)
+allowed[:, :2] = True
+photo = DomainData(["p0", "p1"], pixels[4:], {}, allowed)
+bank = (np.array([0, 1, 2, 3]), pixels[[1, 2, 3, 0]])
+config = MixedTrainingConfig(
+    steps=6, catalogue_batch=2, frozen_stages=4, warmup_steps=2, instance_views=1
+)
+
+
+def trained(checkpoint=None, log=lambda message: None):
+    backbone = build_backbone(bundled_weights_path(), config.frozen_stages)
+    new_heads, result = train_mixed(
+        backbone, heads, cat, photo, config, instance_bank=bank, checkpoint=checkpoint, log=log
+    )
+    return [w for w in backbone.get_weights()], new_heads, result
+
+
+def interrupt_after_step_3(message):
+    if message.startswith('{"step": 3,'):
+        raise KeyboardInterrupt
+
+
+straight_weights, straight_heads, straight = trained()
+checkpoint = VariantCheckpoint(Path(sys.argv[1]))
+try:
+    trained(checkpoint, interrupt_after_step_3)
+    interrupted = None
+except TrainingInterruptedError as error:
+    interrupted = str(error)
+saved_step = checkpoint.progress()["step"]
+messages = []
+resumed_weights, resumed_heads, resumed = trained(checkpoint, messages.append)
+print(json.dumps({
+    "interrupted": interrupted,
+    "saved_step": saved_step,
+    "messages": messages,
+    "steps": [straight.steps, resumed.steps],
+    "history_steps": [entry["step"] for entry in resumed.history],
+    "weights_differ": max(
+        float(np.abs(a - b).max()) for a, b in zip(straight_weights, resumed_weights)
+    ),
+    "heads_differ": max(
+        float(np.abs(straight_heads.heads[n].kernel - resumed_heads.heads[n].kernel).max())
+        for n in HEADS
+    ),
+    "moved": float(np.abs(straight_heads.heads[TYPE_HEAD].kernel
+                          - heads.heads[TYPE_HEAD].kernel).max()),
+}))
+"""
+
+
+@pytest.mark.model
+def test_an_interrupted_photo_run_resumes_where_it_stopped(tmp_path: Path) -> None:
+    """Ctrl-C saves a checkpoint; the resumed run ends with the weights of an uninterrupted one."""
+    pytest.importorskip("jax")
+    pytest.importorskip("optax")
+    env = {**os.environ, "KERAS_BACKEND": "jax", "JAX_PLATFORMS": "cpu"}
+    done = subprocess.run(
+        [sys.executable, "-c", RESUME_SCRIPT, str(tmp_path / "ckpt")],
+        check=False,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    outcome = json.loads(done.stdout.strip().splitlines()[-1])
+    assert outcome["interrupted"].startswith("Interrupted at step 3 of 6")
+    assert "Run the same command again to resume" in outcome["interrupted"]
+    assert outcome["saved_step"] == 3
+    assert outcome["messages"][0].startswith("resuming at step 3 of 6")
+    assert outcome["steps"] == [6, 6]
+    assert outcome["history_steps"] == [1, 2, 3, 4, 5, 6]  # the earlier sitting's entries kept
+    assert outcome["moved"] > 0  # the heads did learn
+    assert outcome["weights_differ"] < 1e-5 and outcome["heads_differ"] < 1e-5

@@ -165,7 +165,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--precision",
         choices=("auto", "float32", "mixed"),  # core/training/model.py: set_precision
         default=_train("precision"),
-        help="auto: mixed float16 when a GPU is present (default)",
+        help="auto: mixed float16 (with --photos: bfloat16) when a GPU is present (default)",
     )
     parser.add_argument(
         "--photos",
@@ -174,13 +174,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="also learn from labelled real photos (a catalogue CSV with masterCategory, "
         "subCategory and, where known, articleType; a split column's train rows are used, its "
         "val rows measured): domain-balanced batches, partial labels, cross-domain alignment. "
-        "Runs on the JAX backend (KERAS_BACKEND=jax), meant for a GPU; needs --split",
+        "Runs on the JAX backend (KERAS_BACKEND=jax): minutes on a GPU, hours on a CPU "
+        "(checkpointed: run the same command again to resume); needs --split",
     )
     parser.add_argument(
         "--seconds",
         type=float,
         default=_photos("seconds"),
         help="with --photos: training time per model, in seconds (default %(default)g)",
+    )
+    parser.add_argument(
+        "--steps",
+        type=int,
+        default=0,
+        help="with --photos: train this many steps instead of --seconds (the same schedule on "
+        "any hardware)",
     )
     parser.add_argument(
         "--alignment-weights",
@@ -192,6 +200,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--no-baseline",
         action="store_true",
         help="with --photos: do not measure the starting model first",
+    )
+    parser.add_argument(
+        "--no-evaluate",
+        action="store_true",
+        help="with --photos: do not measure the trained models on the val photos and items (it "
+        "embeds the whole catalogue: about an hour on a 2-core CPU); the last model is kept",
     )
     parser.add_argument("--seed", type=int)  # None: the mode's config default
     parser.add_argument(
@@ -247,6 +261,7 @@ def mixed_training_config(args: argparse.Namespace) -> MixedTrainingConfig:
     catalogue_batch = args.batch_size or _photos("catalogue_batch")
     return MixedTrainingConfig(
         seconds=args.seconds,
+        steps=args.steps,
         catalogue_batch=catalogue_batch,
         learning_rate=args.learning_rate or _photos("learning_rate"),
         frozen_stages=_or_default(args.freeze_backbone, _photos("frozen_stages")),
@@ -315,7 +330,7 @@ def run(args: argparse.Namespace) -> int:
 def _train_with_photos(args: argparse.Namespace) -> int:
     """``train --photos``: catalogue and real photos together (:mod:`core.training.photos`)."""
     from fashion_desktop.core.embedder import resolve_weights
-    from fashion_desktop.core.training import run_mixed_training
+    from fashion_desktop.core.training import TrainingInterruptedError, run_mixed_training
     from fashion_desktop.resources import bundled_heads_path, bundled_weights_path
 
     if args.split is None:
@@ -331,18 +346,25 @@ def _train_with_photos(args: argparse.Namespace) -> int:
             )
         weights, heads = choice.path, choice.heads
     alignment = alignment_weights(args)
-    report = run_mixed_training(
-        str(args.catalogue),
-        str(args.photos),
-        str(args.split),
-        str(weights),
-        str(heads),
-        str(args.out),
-        mixed_training_config(args),
-        alignment_weights=alignment,
-        baseline=not args.no_baseline,
-        log=lambda message: print(message, file=sys.stderr),
-    )
+    try:
+        report = run_mixed_training(
+            str(args.catalogue),
+            str(args.photos),
+            str(args.split),
+            str(weights),
+            str(heads),
+            str(args.out),
+            mixed_training_config(args),
+            alignment_weights=alignment,
+            evaluate=not args.no_evaluate,
+            baseline=not (args.no_baseline or args.no_evaluate),
+            precision=args.precision,
+            restart=args.restart,
+            log=lambda message: print(message, file=sys.stderr),
+        )
+    except TrainingInterruptedError as interrupted:
+        print_error(str(interrupted))
+        return EXIT_INTERRUPTED
     print(
         f"Model written to {args.out} (alignment weight {report['chosen_alignment_weight']}). "
         f"Use it with --weights {args.out}."

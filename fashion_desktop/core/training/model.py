@@ -227,14 +227,15 @@ def save_keras_weights(model, path: Path) -> None:
     os.replace(tmp, path)
 
 
-def configure_precision(precision: str) -> str:
-    """Set the global dtype policy: mixed_float16 on a GPU with ``auto``; returns its name."""
+def configure_precision(precision: str, mixed_policy: str = "mixed_float16") -> str:
+    """Set the global dtype policy: ``mixed_policy`` on a GPU with ``auto`` (or with ``mixed``),
+    float32 otherwise; returns its name."""
     import keras
 
     if precision not in ("auto", "float32", "mixed"):
         raise TrainingError("--precision must be auto, float32 or mixed.")
     mixed = precision == "mixed" or (precision == "auto" and accelerator_present())
-    policy = "mixed_float16" if mixed else "float32"
+    policy = mixed_policy if mixed else "float32"
     keras.mixed_precision.set_global_policy(policy)
     return policy
 

@@ -28,9 +28,11 @@ label. Batch normalisation stays in inference mode (as in :mod:`.loop`), so the 
 statistics the embeddings depend on never drift.
 
 All images are decoded once with the product's exact preprocessing
-(:func:`imaging.prepare_for_model`) and held in accelerator memory as uint8; a run is bounded by
-wall-clock seconds (the schedule is fitted to the measured step time). Keras, JAX and optax are
-imported inside functions only. The inputs and their augmentation are in :mod:`.photo_data`, the
+(:func:`imaging.prepare_for_model`) and held in host memory as uint8; a run is bounded by
+wall-clock seconds (the schedule is fitted to the step time measured at the start and then kept).
+A run checkpoints itself every few minutes and on Ctrl-C, and the same command resumes it
+(:mod:`.photo_checkpoint`): on a CPU a useful run lasts hours. Keras, JAX and optax are imported
+inside functions only. The inputs and their augmentation are in :mod:`.photo_data`, the
 measurements that pick the best variant in :mod:`.photo_eval`.
 """
 
@@ -39,6 +41,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import shutil
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
@@ -50,9 +53,15 @@ import numpy as np
 from fashion_desktop.core import training_defaults as defaults
 from fashion_desktop.core.export import export_trained_model
 from fashion_desktop.core.heads import ClassifierHead, ClassifierHeads
+from fashion_desktop.core.training.config import TrainingInterruptedError
 from fashion_desktop.core.training.curves import draw_training_curves
 from fashion_desktop.core.training.data import read_split_file
-from fashion_desktop.core.training.model import freeze_stages
+from fashion_desktop.core.training.model import configure_precision, freeze_stages
+from fashion_desktop.core.training.photo_checkpoint import (
+    PhotoRunCheckpoint,
+    VariantCheckpoint,
+    file_digest,
+)
 from fashion_desktop.core.training.photo_data import (
     HEADS,
     TYPE_HEAD,
@@ -71,6 +80,8 @@ from fashion_desktop.core.training.photo_eval import (
 
 #: Steps timed after compilation to fit the schedule to the time budget.
 TIMING_STEPS = 5
+#: How often a run saves its progress (and on Ctrl-C).
+CHECKPOINT_SECONDS = 600.0
 
 
 @dataclass
@@ -78,6 +89,8 @@ class MixedTrainingConfig:
     """Options of one mixed-domain run (recorded in the report)."""
 
     seconds: float = defaults.PHOTO_SECONDS
+    #: a fixed number of steps instead of the time budget (0: fit the steps to ``seconds``)
+    steps: int = 0
     catalogue_batch: int = defaults.PHOTO_CATALOGUE_BATCH
     learning_rate: float = defaults.PHOTO_LEARNING_RATE
     head_learning_rate: float = 1e-3
@@ -168,6 +181,28 @@ def make_instance_bank(
     return rows, images
 
 
+def instance_bank_for(
+    cat: DomainData,
+    config: MixedTrainingConfig,
+    *,
+    checkpoint: PhotoRunCheckpoint | None = None,
+    log: Callable[[str], None] = print,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The run's simulated instance photos: made once (at most 4 views of an item), kept in the
+    checkpoint so that a resumed run does not simulate them again."""
+    count = min(config.instance_bank, 4 * len(cat.ids))
+    cached = checkpoint.load_bank(count, config.seed) if checkpoint is not None else None
+    if cached is not None:
+        log(f"reusing the {len(cached[0]):,} simulated instance photos of the checkpoint")
+        return cached
+    made = time.perf_counter()
+    rows, images = make_instance_bank(cat, count, config.seed)
+    log(f"simulated {len(rows):,} instance photos in {time.perf_counter() - made:.0f} s")
+    if checkpoint is not None:
+        checkpoint.save_bank(rows, images, config.seed)
+    return rows, images
+
+
 def _accuracy(logits, labels):
     import jax.numpy as jnp
 
@@ -203,9 +238,18 @@ def train_mixed(
     photo: DomainData,
     config: MixedTrainingConfig,
     *,
+    instance_bank: tuple[np.ndarray, np.ndarray] | None = None,
+    checkpoint: VariantCheckpoint | None = None,
+    checkpoint_seconds: float = CHECKPOINT_SECONDS,
     log: Callable[[str], None] = print,
 ) -> tuple[ClassifierHeads, MixedTrainingResult]:
-    """Fine-tune ``backbone`` (in place) and ``heads`` on both domains for ``config.seconds``."""
+    """Fine-tune ``backbone`` (in place) and ``heads`` on both domains for ``config.seconds``.
+
+    ``instance_bank``: (item rows, images) of :func:`make_instance_bank` (made here when
+    ``config.instance_views`` asks for it and none is given). With ``checkpoint`` the progress is
+    saved every ``checkpoint_seconds`` and on Ctrl-C (:class:`TrainingInterruptedError`), and
+    training continues from saved progress.
+    """
     import jax
     import jax.numpy as jnp
     import optax
@@ -233,10 +277,9 @@ def train_mixed(
     allowed = jax.device_put(photo.allowed_types)
     instance = config.instance_views > 0
     if instance:
-        made = time.perf_counter()
-        count = min(config.instance_bank, 4 * len(cat.ids))  # at most 4 views of an item
-        bank_rows, bank_images = make_instance_bank(cat, count, config.seed)
-        log(f"simulated {len(bank_rows):,} instance photos in {time.perf_counter() - made:.0f} s")
+        if instance_bank is None:
+            instance_bank = instance_bank_for(cat, config, log=log)
+        bank_rows, bank_images = instance_bank
 
     trainable = [v.value for v in backbone.trainable_variables]
     frozen = [v.value for v in backbone.non_trainable_variables]
@@ -363,55 +406,106 @@ def train_mixed(
     key = jax.random.PRNGKey(config.seed)
     history: list[dict] = []
     images_per_step = config.catalogue_batch + 2 * config.photo_batch + 2 * config.instance_views
-    started = time.perf_counter()
-    total_steps: int | None = None
+    total_steps: int | None = config.steps or None
     step_index = 0
-    trained_from = started  # after the first step (compilation) has finished
+    earlier_seconds = 0.0  # trained in earlier sittings of a resumed run
     running: dict[str, float] = {}
-    while True:
-        if total_steps is not None and step_index >= total_steps:
-            break
-        warm = min(1.0, (step_index + 1) / config.warmup_steps)
-        progress = step_index / total_steps if total_steps else 0.0
-        lr_scale = warm * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0)))
-        key, sub = jax.random.split(key)
-        params, opt_state, metrics = step(
+    saved = checkpoint.progress() if checkpoint is not None else None
+    if checkpoint is not None and saved is not None:
+        params, opt_state = checkpoint.restore(params, opt_state)
+        step_index, total_steps = saved["step"], saved["total_steps"]
+        history, running, earlier_seconds = saved["history"], saved["running"], saved["seconds"]
+        rng.bit_generator.state = saved["rng"]
+        key = jnp.asarray(saved["key"], dtype=jnp.uint32)
+        log(
+            f"resuming at step {step_index:,} of {total_steps or '?'} "
+            f"({earlier_seconds:,.0f} s trained so far)"
+        )
+
+    def save_progress() -> None:
+        assert checkpoint is not None
+        checkpoint.save(
             params,
             opt_state,
-            sub,
-            batch(),
-            jnp.float32(lr_scale),
-            jnp.float32(config.alignment_weight),
+            {
+                "step": step_index,
+                "total_steps": total_steps,
+                "seconds": round(earlier_seconds + sitting_seconds(), 1),
+                "history": history,
+                "running": running,
+                "rng": rng.bit_generator.state,
+                "key": np.asarray(key).tolist(),
+            },
         )
-        step_index += 1
-        if step_index == 1:
-            jax.block_until_ready(params)
-            log(f"compiled the training step in {time.perf_counter() - started:.1f} s")
-            trained_from = time.perf_counter()
-        if step_index == TIMING_STEPS + 1 and total_steps is None:
-            jax.block_until_ready(params)
-            per_step = (time.perf_counter() - trained_from) / TIMING_STEPS
-            remaining = config.seconds - (time.perf_counter() - trained_from)
-            total_steps = max(step_index + 1, step_index + int(remaining / per_step))
-            log(
-                f"{per_step * 1000:.0f} ms per step ({images_per_step / per_step:,.0f} images/s): "
-                f"{total_steps} steps in the {config.seconds:.0f} s budget"
+
+    def sitting_seconds() -> float:
+        return time.perf_counter() - trained_from if sitting_steps else 0.0
+
+    started = time.perf_counter()
+    trained_from = started  # after this sitting's first step (compilation) has finished
+    sitting_steps = 0
+    last_saved = started
+    try:
+        while total_steps is None or step_index < total_steps:
+            warm = min(1.0, (step_index + 1) / config.warmup_steps)
+            progress = step_index / total_steps if total_steps else 0.0
+            lr_scale = warm * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0)))
+            key, sub = jax.random.split(key)
+            params, opt_state, metrics = step(
+                params,
+                opt_state,
+                sub,
+                batch(),
+                jnp.float32(lr_scale),
+                jnp.float32(config.alignment_weight),
             )
-        for name, value in metrics.items():
-            running[name] = (
-                running.get(name, 0.0) * 0.98 + float(value) * 0.02
-                if step_index > 1
-                else float(value)
-            )
-        if total_steps and (
-            step_index % max(1, total_steps // 20) == 0 or step_index == total_steps
-        ):
-            entry = {"step": step_index, "seconds": round(time.perf_counter() - started, 1)}
-            entry.update({k: round(v, 4) for k, v in running.items()})
-            history.append(entry)
-            log(json.dumps(entry))
+            step_index += 1
+            sitting_steps += 1
+            if sitting_steps == 1:
+                jax.block_until_ready(params)
+                log(f"compiled the training step in {time.perf_counter() - started:.1f} s")
+                trained_from = time.perf_counter()
+            if sitting_steps == TIMING_STEPS + 1 and total_steps is None:
+                jax.block_until_ready(params)
+                per_step = (time.perf_counter() - trained_from) / TIMING_STEPS
+                remaining = config.seconds - earlier_seconds - (time.perf_counter() - trained_from)
+                total_steps = max(step_index + 1, step_index + int(remaining / per_step))
+                rate = images_per_step / per_step
+                log(
+                    f"{per_step * 1000:.0f} ms per step ({rate:,.1f} images/s): "
+                    f"{total_steps} steps in the {config.seconds:.0f} s budget"
+                )
+            for name, value in metrics.items():
+                running[name] = (
+                    running.get(name, 0.0) * 0.98 + float(value) * 0.02
+                    if name in running
+                    else float(value)
+                )
+            if total_steps and (
+                step_index % max(1, total_steps // 20) == 0 or step_index == total_steps
+            ):
+                entry = {
+                    "step": step_index,
+                    "seconds": round(earlier_seconds + sitting_seconds(), 1),
+                }
+                entry.update({k: round(v, 4) for k, v in running.items()})
+                history.append(entry)
+                log(json.dumps(entry))
+            if checkpoint is not None and time.perf_counter() - last_saved >= checkpoint_seconds:
+                jax.block_until_ready(params)
+                save_progress()
+                last_saved = time.perf_counter()
+    except KeyboardInterrupt:
+        if checkpoint is None:
+            raise
+        jax.block_until_ready(params)
+        save_progress()
+        raise TrainingInterruptedError(
+            f"Interrupted at step {step_index:,} of {total_steps or '?'}; a checkpoint is saved in "
+            f"{checkpoint.folder}. Run the same command again to resume."
+        ) from None
     jax.block_until_ready(params)
-    seconds = time.perf_counter() - trained_from
+    seconds = sitting_seconds()
     for variable, value in zip(backbone.trainable_variables, params["backbone"], strict=True):
         variable.assign(value)
     trained_heads = ClassifierHeads(
@@ -429,8 +523,8 @@ def train_mixed(
     )
     result = MixedTrainingResult(
         steps=step_index,
-        seconds=round(seconds, 1),
-        images_per_second=round(images_per_step * (step_index - 1) / seconds, 1),
+        seconds=round(earlier_seconds + seconds, 1),
+        images_per_second=round(images_per_step * (sitting_steps - 1) / max(seconds, 1e-9), 1),
         history=history,
         config=asdict(config) | {"photo_batch": config.photo_batch},
     )
@@ -464,9 +558,18 @@ def run_mixed_training(
     alignment_weights: Sequence[float] = (0.5,),
     evaluate: bool = True,
     baseline: bool = True,
+    precision: str = "auto",
+    restart: bool = False,
+    checkpoint_seconds: float = CHECKPOINT_SECONDS,
     log: Callable[[str], None] = print,
 ) -> dict:
-    """Train one model per alignment weight (same data and budget), keep the best, export it."""
+    """Train one model per alignment weight (same data and budget), keep the best, export it.
+
+    ``precision``: ``auto`` (``mixed_bfloat16`` on a GPU, float32 on the CPU),
+    ``mixed`` or ``float32``. An unfinished run in ``out`` with the same options resumes from its
+    checkpoint (``restart``: start over); a finished model there is not overwritten unless
+    ``restart``.
+    """
     import importlib.util
 
     missing = [name for name in ("jax", "optax") if importlib.util.find_spec(name) is None]
@@ -485,14 +588,26 @@ def run_mixed_training(
         )
     import jax
 
-    keras.mixed_precision.set_global_policy("mixed_bfloat16")
+    configure_precision(precision, "mixed_bfloat16")
     out_dir = Path(out)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    identity = {
+        "catalogue": str(Path(catalogue_path).resolve()),
+        "photos": str(Path(photos_path).resolve()),
+        "split": file_digest(split_path),
+        "init_weights": file_digest(init_weights),
+        "init_heads": file_digest(init_heads),
+        "alignment_weights": [float(w) for w in alignment_weights],
+        "config": asdict(config),
+    }
+    run = PhotoRunCheckpoint(out_dir, identity, restart=restart)
+    if run.resuming:
+        log(f"resuming the unfinished run checkpointed in {run.folder}")
     heads = ClassifierHeads.load(init_heads)
     split = read_split_file(split_path)
     cat, photo = load_domains(catalogue_path, photos_path, heads, split=split, log=log)
     report: dict = {
         "device": str(jax.devices()[0]),
+        "dtype_policy": keras.mixed_precision.global_policy().name,
         "catalogue_items": len(cat.ids),
         "photos": len(photo.ids),
         "init_weights": Path(init_weights).name,
@@ -508,23 +623,57 @@ def run_mixed_training(
         log("no val photos or val items to measure on: the last model trained is kept")
         data = None
     if data is not None and baseline:
-        started = time.perf_counter()
-        backbone = build_backbone(init_weights, config.frozen_stages)
-        report["baseline"], _ = evaluate_model(backbone, heads, data, config.low_resolution_side)
-        log(f"baseline ({time.perf_counter() - started:.0f} s): {json.dumps(report['baseline'])}")
+        report["baseline"] = run.read("baseline.json")
+        if report["baseline"] is None:
+            started = time.perf_counter()
+            backbone = build_backbone(init_weights, config.frozen_stages)
+            report["baseline"], _ = evaluate_model(
+                backbone, heads, data, config.low_resolution_side
+            )
+            run.write("baseline.json", report["baseline"])
+            measured = json.dumps(report["baseline"])
+            log(f"baseline ({time.perf_counter() - started:.0f} s): {measured}")
         save_report()
+    bank = (
+        instance_bank_for(cat, config, checkpoint=run, log=log) if config.instance_views else None
+    )
     best = None
     for weight in alignment_weights:
         variant = MixedTrainingConfig(**{**asdict(config), "alignment_weight": weight})
-        backbone = build_backbone(init_weights, config.frozen_stages)
-        trained_heads, result = train_mixed(backbone, heads, cat, photo, variant, log=log)
-        entry: dict[str, Any] = {"alignment_weight": weight, "training": asdict(result)}
+        saved = run.variant(weight)
+        entry: dict[str, Any] | None = saved.finished()
+        if entry is not None:
+            log(f"alignment {weight}: trained in an earlier sitting")
+            backbone = build_backbone(saved.weights_path, config.frozen_stages)
+            trained_heads = ClassifierHeads.load(saved.heads_path)
+        else:
+            backbone = build_backbone(init_weights, config.frozen_stages)
+            trained_heads, result = train_mixed(
+                backbone,
+                heads,
+                cat,
+                photo,
+                variant,
+                instance_bank=bank,
+                checkpoint=saved,
+                checkpoint_seconds=checkpoint_seconds,
+                log=log,
+            )
+            entry = {"alignment_weight": weight, "training": asdict(result)}
+            save_weights_bundle(
+                [np.asarray(w, np.float32) for w in backbone.get_weights()],
+                [w.path for w in backbone.weights],
+                saved.weights_path,
+            )
+            trained_heads.save(saved.heads_path)
+            saved.finish(entry)
         gallery = None
-        if data is not None:
+        if data is not None and "metrics" not in entry:
             entry["metrics"], gallery = evaluate_model(
                 backbone, trained_heads, data, config.low_resolution_side
             )
             entry["score"] = round(selection_score(entry["metrics"]), 4)
+            saved.finish(entry)
             log(f"alignment {weight}: {json.dumps(entry['metrics'])}")
         report["variants"].append(entry)
         save_report()
@@ -547,4 +696,5 @@ def run_mixed_training(
     )
     save_report()
     log(export_trained_model(out_dir))
+    shutil.rmtree(run.folder, ignore_errors=True)  # finished: the model is in out_dir
     return report
