@@ -162,6 +162,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         f"(default {_train('instance_weight'):g})",
     )
     parser.add_argument(
+        "--instance-head-weight",
+        type=float,
+        default=_photos("instance_head_weight"),
+        help="with --photos: weight of the heads' loss on the simulated photos (0: they teach "
+        "only the pairing with their items; default %(default)g)",
+    )
+    parser.add_argument(
         "--precision",
         choices=("auto", "float32", "mixed"),  # core/training/model.py: set_precision
         default=_train("precision"),
@@ -267,6 +274,7 @@ def mixed_training_config(args: argparse.Namespace) -> MixedTrainingConfig:
         frozen_stages=_or_default(args.freeze_backbone, _photos("frozen_stages")),
         instance_views=round(args.photo_views * catalogue_batch),
         instance_weight=args.instance_weight,
+        instance_head_weight=args.instance_head_weight,
         seed=_or_default(args.seed, _photos("seed")),
     )
 

@@ -105,6 +105,8 @@ class MixedTrainingConfig:
     #: simulated photos of catalogue items per step (0: none), paired with their clean items
     instance_views: int = 0
     instance_weight: float = 0.5
+    #: weight of the heads' cross-entropy on the simulated photos (their items' labels)
+    instance_head_weight: float = 1.0
     #: simulated photos made before training (each step samples from them)
     instance_bank: int = 4096
     seed: int = 0
@@ -370,7 +372,7 @@ def train_mixed(
             metrics["instance_acc"] = jnp.mean(
                 jnp.argmax(simulated_unit @ clean_unit.T, axis=1) == jnp.arange(views)
             )
-            total = total + seen + config.instance_weight * same
+            total = total + config.instance_head_weight * seen + config.instance_weight * same
         metrics["loss"] = total
         return total, metrics
 
