@@ -46,17 +46,10 @@ LAYERS = ("conv4_block6_out", "conv5_block1_out", "conv5_block2_out")
 def network(weights: str):
     """Keras ResNet50 (float32) with the weights of ``bundled``, a model folder or a file."""
     from fashion_desktop.core.embedder import resolve_weights
-    from fashion_desktop.core.keras_backbone import build_resnet50, load_weights_file
-    from fashion_desktop.resources import bundled_weights_path
+    from fashion_desktop.core.export import load_keras_backbone
 
-    model = build_resnet50(None)
-    path = bundled_weights_path() if weights == "bundled" else Path(weights)
-    if path.is_dir():
-        resolved = resolve_weights(str(path), keras=True).path
-        assert resolved is not None, f"{path} holds no Keras weights"
-        path = Path(resolved)
-    load_weights_file(model, path)
-    return model
+    choice = resolve_weights(None if weights == "bundled" else weights, keras=True)
+    return load_keras_backbone(choice)[0]
 
 
 def embed(model, images: np.ndarray, layers: bool) -> dict[str, np.ndarray]:

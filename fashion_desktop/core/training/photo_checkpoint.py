@@ -16,9 +16,7 @@ half-way is the previous one. JAX is imported inside functions only.
 
 from __future__ import annotations
 
-import hashlib
 import json
-import os
 from pathlib import Path
 from typing import Any
 
@@ -33,15 +31,6 @@ BANK_FILE = "instance_bank.npz"
 PROGRESS_FILE = "progress.json"
 PARAMS_FILE = "params.npz"
 RESULT_FILE = "result.json"
-
-
-def file_digest(path: str | os.PathLike[str]) -> str:
-    """SHA-256 of a file: what a run started from, so that a resumed run starts from the same."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _write_json(path: Path, value: Any) -> None:

@@ -53,15 +53,12 @@ import numpy as np
 from fashion_desktop.core import training_defaults as defaults
 from fashion_desktop.core.export import export_trained_model
 from fashion_desktop.core.heads import ClassifierHead, ClassifierHeads
+from fashion_desktop.core.index import file_sha256
 from fashion_desktop.core.training.config import TrainingInterruptedError
 from fashion_desktop.core.training.curves import draw_training_curves
 from fashion_desktop.core.training.data import read_split_file
 from fashion_desktop.core.training.model import configure_precision, freeze_stages
-from fashion_desktop.core.training.photo_checkpoint import (
-    PhotoRunCheckpoint,
-    VariantCheckpoint,
-    file_digest,
-)
+from fashion_desktop.core.training.photo_checkpoint import PhotoRunCheckpoint, VariantCheckpoint
 from fashion_desktop.core.training.photo_data import (
     HEADS,
     TYPE_HEAD,
@@ -595,9 +592,9 @@ def run_mixed_training(
     identity = {
         "catalogue": str(Path(catalogue_path).resolve()),
         "photos": str(Path(photos_path).resolve()),
-        "split": file_digest(split_path),
-        "init_weights": file_digest(init_weights),
-        "init_heads": file_digest(init_heads),
+        "split": file_sha256(Path(split_path)),
+        "init_weights": file_sha256(Path(init_weights)),
+        "init_heads": file_sha256(Path(init_heads)),
         "alignment_weights": [float(w) for w in alignment_weights],
         "config": asdict(config),
     }
