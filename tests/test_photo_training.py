@@ -295,3 +295,68 @@ def test_an_interrupted_photo_run_resumes_where_it_stopped(tmp_path: Path) -> No
     assert outcome["history_steps"] == [1, 2, 3, 4, 5, 6]  # the earlier sitting's entries kept
     assert outcome["moved"] > 0  # the heads did learn
     assert outcome["weights_differ"] < 1e-5 and outcome["heads_differ"] < 1e-5
+
+
+ANCHOR_SCRIPT = r"""
+import json
+
+import numpy as np
+
+from fashion_desktop.core.heads import ClassifierHeads
+from fashion_desktop.core.training.photo_data import HEADS, TYPE_HEAD, DomainData
+from fashion_desktop.core.training.photos import MixedTrainingConfig, build_backbone, train_mixed
+from fashion_desktop.resources import bundled_heads_path, bundled_weights_path
+
+heads = ClassifierHeads.load(bundled_heads_path())
+pixels = np.random.default_rng(0).integers(0, 256, (6, 224, 224, 3), dtype=np.uint8)
+labels = {name: np.array([0, 1, 0, -1]) for name in HEADS}
+cat = DomainData([str(i) for i in range(4)], pixels[:4], labels)
+allowed = np.zeros((2, len(heads.heads[TYPE_HEAD].classes)), bool)
+allowed[:, :2] = True
+photo = DomainData(["p0", "p1"], pixels[4:], {}, allowed)
+bank = (np.array([0, 1, 2, 3]), pixels[[1, 2, 3, 0]])
+
+
+def embeddings(backbone):
+    from fashion_desktop.core.training.photo_data import caffe
+
+    z = np.asarray(backbone(np.asarray(caffe(pixels.astype(np.float32))), training=False))
+    return z / np.linalg.norm(z, axis=1, keepdims=True)
+
+
+start = embeddings(build_backbone(bundled_weights_path(), 4))
+drift, logged = {}, {}
+for weight in (0.0, 100.0):
+    config = MixedTrainingConfig(
+        steps=8, catalogue_batch=2, frozen_stages=4, warmup_steps=1, learning_rate=1e-4,
+        instance_views=2, instance_weight=1.0, anchor_weight=weight,
+    )
+    backbone = build_backbone(bundled_weights_path(), config.frozen_stages)
+    _, result = train_mixed(backbone, heads, cat, photo, config, instance_bank=bank,
+                            log=lambda message: None)
+    drift[str(weight)] = float(np.mean(1 - np.sum(embeddings(backbone) * start, axis=1)))
+    logged[str(weight)] = "anchor_loss" in result.history[-1]
+print(json.dumps({"drift": drift, "logged": logged}))
+"""
+
+
+@pytest.mark.model
+def test_the_anchor_keeps_embeddings_near_the_starting_model() -> None:
+    """``anchor_weight`` holds the embeddings where the starting weights put them."""
+    pytest.importorskip("jax")
+    pytest.importorskip("optax")
+    env = {**os.environ, "KERAS_BACKEND": "jax", "JAX_PLATFORMS": "cpu"}
+    done = subprocess.run(
+        [sys.executable, "-c", ANCHOR_SCRIPT],
+        check=False,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    outcome = json.loads(done.stdout.strip().splitlines()[-1])
+    assert outcome["logged"] == {"0.0": False, "100.0": True}
+    free, anchored = outcome["drift"]["0.0"], outcome["drift"]["100.0"]
+    assert free > 1e-4  # the fine-tune does move the embeddings...
+    assert anchored < 0.5 * free, outcome  # ...and the anchor holds them back

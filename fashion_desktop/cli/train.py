@@ -169,6 +169,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "only the pairing with their items; default %(default)g)",
     )
     parser.add_argument(
+        "--anchor-weight",
+        type=float,
+        default=_photos("anchor_weight"),
+        help="with --photos: weight of a term keeping catalogue items' and photos' embeddings "
+        "where the starting model puts them, so that what a fine-tune adds (--photo-views) "
+        "costs less of what the model already does (a second forward pass; default %(default)g)",
+    )
+    parser.add_argument(
         "--precision",
         choices=("auto", "float32", "mixed"),  # core/training/model.py: set_precision
         default=_train("precision"),
@@ -275,6 +283,7 @@ def mixed_training_config(args: argparse.Namespace) -> MixedTrainingConfig:
         instance_views=round(args.photo_views * catalogue_batch),
         instance_weight=args.instance_weight,
         instance_head_weight=args.instance_head_weight,
+        anchor_weight=args.anchor_weight,
         seed=_or_default(args.seed, _photos("seed")),
     )
 

@@ -17,7 +17,12 @@ two domains at once:
   before training: simulating is CPU work the accelerator must not wait for) join each step with
   their clean item; the heads learn their labels, and a contrastive term pairs each simulated
   photo with its own item against the other items of the step (exact-product invariance, which
-  real photos cannot teach: none of them shows a catalogue item).
+  real photos cannot teach: none of them shows a catalogue item);
+* **an anchor** (``anchor_weight`` > 0, off by default): the cosine distance of each catalogue
+  item's and real photo's embedding from the one the starting weights give the same augmented
+  image (a frozen copy of the trainable weights), so that a fine-tune which teaches something
+  new (the instance views) keeps what the starting model already does well (real photos
+  among their kind of catalogue items). It costs a second forward pass of those images.
 
 Batches are domain-balanced (uniform catalogue items, photos, and their catalogue partners).
 Augmentation runs on the accelerator as one affine resampling per image: for catalogue shots the
@@ -106,6 +111,8 @@ class MixedTrainingConfig:
     instance_head_weight: float = 1.0
     #: simulated photos made before training (each step samples from them)
     instance_bank: int = 4096
+    #: weight of the anchor to the starting model's embeddings of catalogue items and photos
+    anchor_weight: float = 0.0
     seed: int = 0
 
     @property
@@ -144,6 +151,16 @@ def _alignment_loss(photo_unit, catalogue_unit, positives, temperature: float):
     has = positives.any(axis=1)
     per_anchor = -jax.nn.logsumexp(jnp.where(positives, log_prob, -jnp.inf), axis=1)
     return jnp.where(has, per_anchor, 0.0).sum() / jnp.maximum(has.sum(), 1)
+
+
+def _anchor_loss(unit, teacher_z):
+    """Mean cosine distance of the embeddings from the starting model's (no gradient there)."""
+    import jax
+    import jax.numpy as jnp
+
+    teacher = jax.lax.stop_gradient(teacher_z)
+    teacher_unit = teacher / jnp.linalg.norm(teacher, axis=1, keepdims=True)
+    return jnp.mean(1.0 - jnp.sum(unit * teacher_unit, axis=1))
 
 
 def _instance_loss(photo_unit, clean_unit, temperature: float):
@@ -300,16 +317,21 @@ def train_mixed(
     )
     opt_state = optimizer.init(params)
     compute_dtype = backbone.dtype_policy.compute_dtype
+    anchored = config.anchor_weight > 0
+    # the starting weights (a copy: ``params`` is updated), an argument of the step, not a constant
+    teacher = [jnp.array(v) for v in trainable] if anchored else None
+
+    def forward(backbone_params, x):
+        out, _ = backbone.stateless_call(backbone_params, frozen, x, training=False)
+        return out.astype(jnp.float32)
 
     def embed(params, images):
-        x = caffe(images).astype(compute_dtype)
-        out, _ = backbone.stateless_call(params["backbone"], frozen, x, training=False)
-        return out.astype(jnp.float32)
+        return forward(params["backbone"], caffe(images).astype(compute_dtype))
 
     def logits_of(params, z, name):
         return z @ params["heads"][name]["kernel"] + params["heads"][name]["bias"]
 
-    def loss_fn(params, key, batch, align_weight):
+    def loss_fn(params, teacher, key, batch, align_weight):
         """``batch``: catalogue pixels (items, then the photos' partners), photo pixels, their
         rows, and the instance views (None without them)."""
         cat_pixels, photo_pixels, cat_rows, photo_rows, partner_rows, instance_batch = batch
@@ -319,6 +341,7 @@ def train_mixed(
             k2, photo_pixels, config.low_resolution_share, config.low_resolution_side
         )
         parts = [cat_x, photo_x]
+        anchor_input = jnp.concatenate(parts) if anchored else None
         if instance:
             clean_pixels, simulated_pixels, _ = instance_batch
             parts += [augment_catalogue(k3, clean_pixels), simulated_pixels.astype(cat_x.dtype)]
@@ -352,6 +375,11 @@ def train_mixed(
         )
         metrics["alignment_loss"] = align
         total = total + config.photo_weight * partial + align_weight * align
+        if anchored:
+            teacher_z = forward(teacher, caffe(anchor_input).astype(compute_dtype))
+            anchor = _anchor_loss(unit[: n_cat + n_photo], teacher_z)
+            metrics["anchor_loss"] = anchor
+            total = total + config.anchor_weight * anchor
         if instance:
             _, _, instance_rows = instance_batch
             views = config.instance_views
@@ -374,9 +402,9 @@ def train_mixed(
         return total, metrics
 
     @jax.jit
-    def step(params, opt_state, key, batch, lr_scale, align_weight):
+    def step(params, opt_state, teacher, key, batch, lr_scale, align_weight):
         (_, metrics), grads = jax.value_and_grad(loss_fn, has_aux=True)(
-            params, key, batch, align_weight
+            params, teacher, key, batch, align_weight
         )
         updates, opt_state = optimizer.update(grads, opt_state, params)
         updates = jax.tree.map(lambda u: u * lr_scale, updates)  # warm-up and cosine decay
@@ -453,6 +481,7 @@ def train_mixed(
             params, opt_state, metrics = step(
                 params,
                 opt_state,
+                teacher,
                 sub,
                 batch(),
                 jnp.float32(lr_scale),
