@@ -203,15 +203,15 @@ def test_train_with_photos_says_it_needs_the_jax_backend(make_catalogue, tmp_pat
     assert not (tmp_path / "m").exists()
 
 
-RESUME_SCRIPT = r"""
+#: Scripts run by ``_train_in_jax``: four catalogue items and two photos of noise, the bundled
+#: model's heads, and a bank of four simulated instance photos.
+TINY_DATA = r"""
 import json, sys
 from pathlib import Path
 
 import numpy as np
 
 from fashion_desktop.core.heads import ClassifierHeads
-from fashion_desktop.core.training.config import TrainingInterruptedError
-from fashion_desktop.core.training.photo_checkpoint import VariantCheckpoint
 from fashion_desktop.core.training.photo_data import HEADS, TYPE_HEAD, DomainData
 from fashion_desktop.core.training.photos import MixedTrainingConfig, build_backbone, train_mixed
 from fashion_desktop.resources import bundled_heads_path, bundled_weights_path
@@ -224,6 +224,30 @@ allowed = np.zeros((2, len(heads.heads[TYPE_HEAD].classes)), bool)
 allowed[:, :2] = True
 photo = DomainData(["p0", "p1"], pixels[4:], {}, allowed)
 bank = (np.array([0, 1, 2, 3]), pixels[[1, 2, 3, 0]])
+"""
+
+
+def _train_in_jax(script: str, *args: str) -> dict:
+    """Run ``TINY_DATA + script`` on the JAX backend (CPU) in a subprocess; its last JSON line."""
+    pytest.importorskip("jax")
+    pytest.importorskip("optax")
+    env = {**os.environ, "KERAS_BACKEND": "jax", "JAX_PLATFORMS": "cpu"}
+    done = subprocess.run(
+        [sys.executable, "-c", TINY_DATA + script, *args],
+        check=False,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+RESUME_SCRIPT = r"""
+from fashion_desktop.core.training.config import TrainingInterruptedError
+from fashion_desktop.core.training.photo_checkpoint import VariantCheckpoint
+
 config = MixedTrainingConfig(
     steps=6, catalogue_batch=2, frozen_stages=4, warmup_steps=2, instance_views=1
 )
@@ -274,19 +298,7 @@ print(json.dumps({
 @pytest.mark.model
 def test_an_interrupted_photo_run_resumes_where_it_stopped(tmp_path: Path) -> None:
     """Ctrl-C saves a checkpoint; the resumed run ends with the weights of an uninterrupted one."""
-    pytest.importorskip("jax")
-    pytest.importorskip("optax")
-    env = {**os.environ, "KERAS_BACKEND": "jax", "JAX_PLATFORMS": "cpu"}
-    done = subprocess.run(
-        [sys.executable, "-c", RESUME_SCRIPT, str(tmp_path / "ckpt")],
-        check=False,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    outcome = json.loads(done.stdout.strip().splitlines()[-1])
+    outcome = _train_in_jax(RESUME_SCRIPT, str(tmp_path / "ckpt"))
     assert outcome["interrupted"].startswith("Interrupted at step 3 of 6")
     assert "Run the same command again to resume" in outcome["interrupted"]
     assert outcome["saved_step"] == 3
@@ -298,25 +310,6 @@ def test_an_interrupted_photo_run_resumes_where_it_stopped(tmp_path: Path) -> No
 
 
 ANCHOR_SCRIPT = r"""
-import json
-
-import numpy as np
-
-from fashion_desktop.core.heads import ClassifierHeads
-from fashion_desktop.core.training.photo_data import HEADS, TYPE_HEAD, DomainData
-from fashion_desktop.core.training.photos import MixedTrainingConfig, build_backbone, train_mixed
-from fashion_desktop.resources import bundled_heads_path, bundled_weights_path
-
-heads = ClassifierHeads.load(bundled_heads_path())
-pixels = np.random.default_rng(0).integers(0, 256, (6, 224, 224, 3), dtype=np.uint8)
-labels = {name: np.array([0, 1, 0, -1]) for name in HEADS}
-cat = DomainData([str(i) for i in range(4)], pixels[:4], labels)
-allowed = np.zeros((2, len(heads.heads[TYPE_HEAD].classes)), bool)
-allowed[:, :2] = True
-photo = DomainData(["p0", "p1"], pixels[4:], {}, allowed)
-bank = (np.array([0, 1, 2, 3]), pixels[[1, 2, 3, 0]])
-
-
 def embeddings(backbone):
     from fashion_desktop.core.training.photo_data import caffe
 
@@ -343,19 +336,7 @@ print(json.dumps({"drift": drift, "logged": logged}))
 @pytest.mark.model
 def test_the_anchor_keeps_embeddings_near_the_starting_model() -> None:
     """``anchor_weight`` holds the embeddings where the starting weights put them."""
-    pytest.importorskip("jax")
-    pytest.importorskip("optax")
-    env = {**os.environ, "KERAS_BACKEND": "jax", "JAX_PLATFORMS": "cpu"}
-    done = subprocess.run(
-        [sys.executable, "-c", ANCHOR_SCRIPT],
-        check=False,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    outcome = json.loads(done.stdout.strip().splitlines()[-1])
+    outcome = _train_in_jax(ANCHOR_SCRIPT)
     assert outcome["logged"] == {"0.0": False, "100.0": True}
     free, anchored = outcome["drift"]["0.0"], outcome["drift"]["100.0"]
     assert free > 1e-4  # the fine-tune does move the embeddings...

@@ -322,11 +322,9 @@ def train_mixed(
     teacher = [jnp.array(v) for v in trainable] if anchored else None
 
     def forward(backbone_params, x):
+        """Embeddings of network inputs (``caffe`` pixels) under ``backbone_params``."""
         out, _ = backbone.stateless_call(backbone_params, frozen, x, training=False)
         return out.astype(jnp.float32)
-
-    def embed(params, images):
-        return forward(params["backbone"], caffe(images).astype(compute_dtype))
 
     def logits_of(params, z, name):
         return z @ params["heads"][name]["kernel"] + params["heads"][name]["bias"]
@@ -341,11 +339,11 @@ def train_mixed(
             k2, photo_pixels, config.low_resolution_share, config.low_resolution_side
         )
         parts = [cat_x, photo_x]
-        anchor_input = jnp.concatenate(parts) if anchored else None
         if instance:
             clean_pixels, simulated_pixels, _ = instance_batch
             parts += [augment_catalogue(k3, clean_pixels), simulated_pixels.astype(cat_x.dtype)]
-        z = embed(params, jnp.concatenate(parts))
+        x = caffe(jnp.concatenate(parts)).astype(compute_dtype)
+        z = forward(params["backbone"], x)
         n_cat = cat_rows.shape[0] + partner_rows.shape[0]
         n_photo = photo_rows.shape[0]
         z_cat, z_photo = z[:n_cat], z[n_cat : n_cat + n_photo]
@@ -376,7 +374,7 @@ def train_mixed(
         metrics["alignment_loss"] = align
         total = total + config.photo_weight * partial + align_weight * align
         if anchored:
-            teacher_z = forward(teacher, caffe(anchor_input).astype(compute_dtype))
+            teacher_z = forward(teacher, x[: n_cat + n_photo])
             anchor = _anchor_loss(unit[: n_cat + n_photo], teacher_z)
             metrics["anchor_loss"] = anchor
             total = total + config.anchor_weight * anchor
