@@ -29,6 +29,7 @@ from fashion_desktop.core.atomic import write_bytes_atomic
 from fashion_desktop.core.colour import srgb_to_lab
 from fashion_desktop.core.errors import ModelError
 from fashion_desktop.core.imaging import CropBox
+from fashion_desktop.core.probability import softmax
 
 #: The head whose predictions the garment's pixels inform.
 COLOUR_HEAD = "baseColour"
@@ -143,10 +144,7 @@ class GarmentColourModel:
         return np.sqrt(counts / total if total > 0 else counts).astype(np.float32)
 
     def probabilities_of_histograms(self, histograms: np.ndarray) -> np.ndarray:
-        logits = np.atleast_2d(histograms) @ self.kernel + self.bias
-        logits -= logits.max(axis=1, keepdims=True)
-        probabilities = np.exp(logits)
-        return probabilities / probabilities.sum(axis=1, keepdims=True)
+        return softmax(np.atleast_2d(histograms) @ self.kernel + self.bias)
 
     def probabilities(
         self, image: Image.Image, box: CropBox | None = None, *, photo: bool = True
@@ -202,8 +200,7 @@ def fuse_colour(
     logs = (1 - weight) * np.log(np.maximum(head, 1e-8)) + weight * np.log(
         np.maximum(aligned, 1e-8)
     )
-    fused = np.exp(logs - logs.max())
-    return (fused / fused.sum()).astype(np.float32)
+    return softmax(logs).astype(np.float32)
 
 
 @dataclass(frozen=True)
@@ -268,11 +265,7 @@ def _softmax_regression(
     second = [np.zeros_like(kernel), np.zeros_like(bias)]
     rate, beta1, beta2 = 0.05, 0.9, 0.999
     for step in range(1, steps + 1):
-        logits = features @ kernel + bias
-        logits -= logits.max(axis=1, keepdims=True)
-        probabilities = np.exp(logits)
-        probabilities /= probabilities.sum(axis=1, keepdims=True)
-        error = (probabilities - onehot) / n
+        error = (softmax(features @ kernel + bias) - onehot) / n
         gradients = (features.T @ error + l2 * kernel, error.sum(axis=0))
         for p, gradient in enumerate(gradients):
             first[p] = beta1 * first[p] + (1 - beta1) * gradient

@@ -15,6 +15,7 @@ import numpy as np
 
 from fashion_desktop.core.errors import ModelError
 from fashion_desktop.core.garment_colour import COLOUR_HEAD, MeasuredColours
+from fashion_desktop.core.probability import softmax
 
 #: Predictions the user sees, as (class, probability), most likely first.
 Predictions = dict[str, list[tuple[str, float]]]
@@ -87,10 +88,7 @@ class ClassifierHeads:
         x = np.atleast_2d(np.asarray(raw_embeddings, dtype=np.float32))
         out = {}
         for name, head in self.heads.items():
-            logits = x @ head.kernel + head.bias
-            logits -= logits.max(axis=1, keepdims=True)
-            exp = np.exp(logits)
-            out[name] = exp / exp.sum(axis=1, keepdims=True)
+            out[name] = softmax(x @ head.kernel + head.bias)
         if colours is not None and COLOUR_HEAD in self.heads:
             out = colours.fused(out, self.heads[COLOUR_HEAD].classes)
         return out

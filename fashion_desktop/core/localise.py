@@ -22,6 +22,7 @@ from PIL import Image, ImageDraw
 from fashion_desktop.core.embedder import Embedder
 from fashion_desktop.core.errors import FashionDesktopError
 from fashion_desktop.core.imaging import MODEL_INPUT_SIZE, CropBox, prepare_for_model
+from fashion_desktop.core.probability import softmax
 
 #: A border this uniform (share of border pixels near its median colour) is a product shot.
 PLAIN_BORDER_SHARE = 0.85
@@ -139,8 +140,7 @@ class GarmentLocator:
     def locate(self, image: Image.Image) -> Localisation:
         frame, features = self.embedder.embed_with_feature_map(prepare_for_model(image))
         logits = frame @ self.head.kernel + self.head.bias
-        probs = np.exp(logits - logits.max())
-        probs /= probs.sum()
+        probs = softmax(logits)
         top = np.argsort(probs)[::-1][: self.top_classes]
         weights = self.head.kernel[:, top] @ probs[top]
         activation = features @ weights
