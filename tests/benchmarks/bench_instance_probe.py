@@ -4,6 +4,7 @@ of queries it must not lose, on a small gallery, float32, several models side by
     python tests/benchmarks/make_photo_queries.py --out bench-out/photos/queries
     python tests/benchmarks/bench_instance_probe.py --weights bundled --weights MODEL_DIR ...
         [--gallery 3000] [--photos bench-out/photos/queries/photos.csv] [--out bench-out/probe]
+        [--layers] [--fuse W ...] [--average A ...] [--whiten-views CSV ...]
 
 Gallery: ``--gallery`` ``train`` items (fixed hash order) plus the items the synthetic photos
 show. Queries, embedded whole (no localisation) by the Keras network in float32 and ranked by
@@ -16,8 +17,19 @@ the cosine of the raw 2048-d embeddings (no PCA, no label weights: the network a
 
 The full yardsticks (whole catalogue, the product's ranking, int8) are ``bench_real_photos.py``
 and ``bench_garment_colour.py``; this one needs no index build (about 7 minutes a model on
-2 cores) and tells whether a training run is worth them. ``--layers`` also reports the photo
-recall of intermediate stages (global-average-pooled), to see where instance detail is lost.
+2 cores) and tells whether a training run is worth them. Options that combine or post-process
+models, each reported as extra rows:
+
+* ``--layers``: the photo recall of intermediate stages (global-average-pooled), to see where
+  instance detail is lost;
+* ``--fuse W`` (two ``--weights``): search by (1 - W) × cosine(first) + W × cosine(second), two
+  embeddings fused at search time;
+* ``--average A`` (two ``--weights``): one network whose weights are (1 - A) × first + A ×
+  second (WiSE-FT weight averaging);
+* ``--whiten-views CSV`` (``make_photo_queries.py --split train``: simulated photos of ``train``
+  items, none of them in the gallery or the queries): a learned whitening of each model's
+  embedding (Radenović et al.: the inverse square root of the photo-minus-item covariance, then
+  PCA of the whitened items), ranked alone and as a re-ranking of the cosine's top K.
 """
 
 from __future__ import annotations
@@ -41,6 +53,13 @@ from fashion_desktop.core.imaging import load_model_input
 
 REAL = SHARED / "real" / "clothing-dataset"
 LAYERS = ("conv4_block6_out", "conv5_block1_out", "conv5_block2_out")
+REAL_FIELDS = ("masterCategory", "subCategory", "articleType")
+CATALOGUE_FIELDS = ("articleType", "baseColour")
+#: Whitening: shrinkage of the photo-minus-item covariance (share of its mean eigenvalue) and
+#: the kept dimensions; re-ranking depths of the cosine's top K.
+WHITEN_SHRINK, WHITEN_DIM, RERANK_DEPTHS = 0.3, 256, (20, 100)
+#: z-scores of a query's best whitened match among its next 100 at which a gate would trust it.
+GATE_Z = (4.0, 5.0, 6.0)
 
 
 def network(weights: str):
@@ -50,6 +69,22 @@ def network(weights: str):
 
     choice = resolve_weights(None if weights == "bundled" else weights, keras=True)
     return load_keras_backbone(choice)[0]
+
+
+def averaged_network(first: str, second: str, share: float):
+    """One network with (1 - share) × ``first``'s weights + share × ``second``'s."""
+    model, other = network(first), network(second)
+    model.set_weights(
+        [
+            (1 - share) * a + share * b if a.dtype.kind == "f" else a
+            for a, b in zip(model.get_weights(), other.get_weights(), strict=True)
+        ]
+    )
+    return model
+
+
+def normalise(vectors: np.ndarray) -> np.ndarray:
+    return vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
 
 
 def embed(model, images: np.ndarray, layers: bool) -> dict[str, np.ndarray]:
@@ -68,23 +103,75 @@ def embed(model, images: np.ndarray, layers: bool) -> dict[str, np.ndarray]:
         for name, output in zip(names, result if layers else [result], strict=True):
             pooled = np.asarray(output, np.float32)
             chunks[name].append(pooled.mean(axis=(1, 2)) if pooled.ndim == 4 else pooled)
-    out = {}
-    for name, parts in chunks.items():
-        vectors = np.concatenate(parts)
-        out[name] = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
-    return out
+    return {name: normalise(np.concatenate(parts)) for name, parts in chunks.items()}
 
 
-def precision_at_5(
-    scores: np.ndarray, query_labels: list[str], gallery_labels: list[str]
-) -> float | None:
-    top = np.argsort(-scores, axis=1)[:, :5]
+def learned_whitening(photos: np.ndarray, items: np.ndarray, shrink: float, dim: int):
+    """Unit embeddings → whitened unit vectors in which a photo lands near its own item."""
+    mean = items.mean(axis=0)
+    difference = (photos - items).astype(np.float64)
+    within = difference.T @ difference / len(difference)
+    within += shrink * np.trace(within) / len(within) * np.eye(len(within))
+    values, vectors = np.linalg.eigh(within)
+    whiten = (vectors / np.sqrt(values)) @ vectors.T
+    spread = (items - mean) @ whiten
+    _, directions = np.linalg.eigh(spread.T @ spread / len(spread))
+    matrix = (whiten @ directions[:, ::-1][:, :dim]).astype(np.float32)
+    return lambda x: normalise((x - mean) @ matrix)
+
+
+def top5(scores: np.ndarray) -> np.ndarray:
+    return np.argsort(-scores, axis=1)[:, :5]
+
+
+def reranked_top5(cosine: np.ndarray, second: np.ndarray, depth: int) -> np.ndarray:
+    """The cosine's top ``depth`` re-ordered by ``second``'s scores."""
+    candidates = np.argsort(-cosine, axis=1)[:, :depth]
+    order = np.argsort(-np.take_along_axis(second, candidates, axis=1), axis=1)[:, :5]
+    return np.take_along_axis(candidates, order, axis=1)
+
+
+def standout(scores: np.ndarray) -> np.ndarray:
+    """How far each query's best score stands above its next 100 (a z-score)."""
+    ordered = -np.sort(-scores, axis=1)[:, :101]
+    rest = ordered[:, 1:]
+    return (ordered[:, 0] - rest.mean(axis=1)) / np.maximum(rest.std(axis=1), 1e-12)
+
+
+def gate_shares(photo_scores: np.ndarray, real_scores: np.ndarray, truth: np.ndarray) -> dict:
+    """For each of ``GATE_Z``: the share of synthetic photos whose best match passes, of those
+    passing with their own item first, and of real photos (no own item) passing."""
+    photo_z, real_z = standout(photo_scores), standout(real_scores)
+    own_first = photo_scores.argmax(axis=1) == truth
+    return {
+        f"z > {z:g}": {
+            "photos": round(float(np.mean(photo_z > z)), 3),
+            "photos_right": round(float(np.mean((photo_z > z) & own_first)), 3),
+            "real": round(float(np.mean(real_z > z)), 3),
+        }
+        for z in GATE_Z
+    }
+
+
+def recall(scores: np.ndarray, truth: np.ndarray) -> dict[str, float]:
+    rank = (scores > scores[np.arange(len(truth)), truth][:, None]).sum(axis=1)
+    return {"R@1": round(float(np.mean(rank < 1)), 3), "R@5": round(float(np.mean(rank < 5)), 3)}
+
+
+def recall_of_top5(top: np.ndarray, truth: np.ndarray) -> dict[str, float]:
+    return {
+        "R@1": round(float(np.mean(top[:, 0] == truth)), 3),
+        "R@5": round(float(np.mean((top == truth[:, None]).any(axis=1))), 3),
+    }
+
+
+def precision_at_5(top: np.ndarray, query_labels: list[str], gallery_labels: list[str]) -> float:
     hits = [
         np.mean([gallery_labels[j] == label for j in row])
         for row, label in zip(top, query_labels, strict=True)
         if label
     ]
-    return round(float(np.mean(hits)), 3) if hits else None
+    return round(float(np.mean(hits)), 3) if hits else float("nan")
 
 
 def main() -> int:
@@ -93,67 +180,119 @@ def main() -> int:
     parser.add_argument("--gallery", type=int, default=3000)
     parser.add_argument("--photos", type=Path, default=Path("bench-out/photos/queries/photos.csv"))
     parser.add_argument("--layers", action="store_true")
+    parser.add_argument("--fuse", type=float, action="append", default=[])
+    parser.add_argument("--average", type=float, action="append", default=[])
+    parser.add_argument("--whiten-views", type=Path, action="append", default=[])
     parser.add_argument("--out", type=Path, default=Path("bench-out/probe"))
     args = parser.parse_args()
-    if not args.photos.is_file():
-        sys.exit(f"{args.photos} not found: run tests/benchmarks/make_photo_queries.py first")
+    for path in [args.photos, *args.whiten_views]:
+        if not path.is_file():
+            sys.exit(f"{path} not found: run tests/benchmarks/make_photo_queries.py first")
+    if (args.fuse or args.average) and len(args.weights) != 2:
+        sys.exit("--fuse and --average combine exactly two --weights")
 
     catalogue = read_catalogue(SHARED / "catalog")
     by_id = {item.item_id: item for item in catalogue.items}
-    with args.photos.open(encoding="utf-8") as handle:
-        photos = list(csv.DictReader(handle))
+
+    def read_rows(path: Path) -> list[dict[str, str]]:
+        with path.open(encoding="utf-8") as handle:
+            return list(csv.DictReader(handle))
+
+    photos = read_rows(args.photos)
     photo_items = [row["id"] for row in photos]
     gallery_ids = split_ids("train", args.gallery) + photo_items
     gallery_rows = {i: n for n, i in enumerate(gallery_ids)}
     cat_query_ids = [i for i in split_ids("val") if i not in set(photo_items)][:300]
-    with (REAL / "labels.csv").open(encoding="utf-8") as handle:
-        real = [row for row in csv.DictReader(handle) if row["split"] == "val"]
+    real = [row for row in read_rows(REAL / "labels.csv") if row["split"] == "val"]
+    views = [
+        (path.parent / row["image"], row["id"])
+        for path in args.whiten_views
+        for row in read_rows(path)
+    ]
+    if set(gallery_rows) & {item for _, item in views}:
+        sys.exit("--whiten-views shows gallery items: make them from later train items")
 
     def load(paths: list[Path]) -> np.ndarray:
         return np.stack([load_model_input(p)[0] for p in paths])
 
     started = time.perf_counter()
-    gallery_images = load([by_id[i].image_path for i in gallery_ids])
-    photo_images = load([args.photos.parent / row["image"] for row in photos])
-    real_images = load([REAL / "images" / f"{row['id']}.jpg" for row in real])
-    cat_images = load([by_id[i].image_path for i in cat_query_ids])
+    images = {
+        "gallery": load([by_id[i].image_path for i in gallery_ids]),
+        "photos": load([args.photos.parent / row["image"] for row in photos]),
+        "real": load([REAL / "images" / f"{row['id']}.jpg" for row in real]),
+        "catalogue": load([by_id[i].image_path for i in cat_query_ids]),
+    }
+    if views:
+        images["views"] = load([path for path, _ in views])
+        images["view_items"] = load([by_id[item].image_path for _, item in views])
     print(
-        f"decoded {len(gallery_images) + len(photo_images) + len(real_images):,} images "
+        f"decoded {sum(map(len, images.values())):,} images "
         f"in {time.perf_counter() - started:.0f} s",
         file=sys.stderr,
     )
     field = lambda ids, name: [by_id[i].metadata.get(name, "") for i in ids]  # noqa: E731
     truth = np.array([gallery_rows[i] for i in photo_items])
 
-    results = {}
-    for weights in args.weights:
-        started = time.perf_counter()
-        model = network(weights)
-        gallery = embed(model, gallery_images, args.layers)
-        queries = embed(model, photo_images, args.layers)
-        real_z = embed(model, real_images, False)["final"]
-        cat_z = embed(model, cat_images, False)["final"]
-        entry: dict = {"layers": {}}
-        for name in gallery:
-            scores = queries[name] @ gallery[name].T
-            rank = (scores > scores[np.arange(len(truth)), truth][:, None]).sum(axis=1)
-            entry["layers"][name] = {
-                "R@1": round(float(np.mean(rank < 1)), 3),
-                "R@5": round(float(np.mean(rank < 5)), 3),
-            }
-        real_scores = real_z @ gallery["final"].T
-        entry["real_val_P@5"] = {
-            name: precision_at_5(real_scores, [r[name] for r in real], field(gallery_ids, name))
-            for name in ("masterCategory", "subCategory", "articleType")
+    def figures(photo_top: np.ndarray, real_top: np.ndarray, cat_top=None) -> dict:
+        entry = {
+            "photos": recall_of_top5(photo_top, truth),
+            "real_val_P@5": {
+                name: precision_at_5(real_top, [r[name] for r in real], field(gallery_ids, name))
+                for name in REAL_FIELDS
+            },
         }
-        cat_scores = cat_z @ gallery["final"].T
-        entry["catalogue_P@5"] = {
-            name: precision_at_5(cat_scores, field(cat_query_ids, name), field(gallery_ids, name))
-            for name in ("articleType", "baseColour")
+        if cat_top is not None:
+            entry["catalogue_P@5"] = {
+                name: precision_at_5(cat_top, field(cat_query_ids, name), field(gallery_ids, name))
+                for name in CATALOGUE_FIELDS
+            }
+        return entry
+
+    results: dict[str, dict] = {}
+    embedded: dict[str, dict[str, np.ndarray]] = {}
+    models = [(w, lambda w=w: network(w)) for w in args.weights] + [
+        (f"average {share:g}", lambda s=share: averaged_network(*args.weights, s))
+        for share in args.average
+    ]
+    for name, build in models:
+        started = time.perf_counter()
+        model = build()
+        layered = {key: embed(model, images[key], args.layers) for key in ("gallery", "photos")}
+        embedded[name] = {key: layered[key]["final"] for key in layered} | {
+            key: embed(model, value, False)["final"]
+            for key, value in images.items()
+            if key not in layered
+        }
+        e = embedded[name]
+        cosine = {key: e[key] @ e["gallery"].T for key in ("photos", "real", "catalogue")}
+        entry = figures(top5(cosine["photos"]), top5(cosine["real"]), top5(cosine["catalogue"]))
+        entry["layers"] = {
+            layer: recall(layered["photos"][layer] @ layered["gallery"][layer].T, truth)
+            for layer in layered["gallery"]
         }
         entry["seconds"] = round(time.perf_counter() - started)
-        results[weights] = entry
-        print(weights, entry, file=sys.stderr)
+        results[name] = entry
+        if views:
+            whiten = learned_whitening(e["views"], e["view_items"], WHITEN_SHRINK, WHITEN_DIM)
+            gallery = whiten(e["gallery"])
+            white = {key: whiten(e[key]) @ gallery.T for key in ("photos", "real")}
+            results[f"{name}, whitened"] = figures(top5(white["photos"]), top5(white["real"]))
+            results[f"{name}, whitened"]["gate"] = gate_shares(
+                white["photos"], white["real"], truth
+            )
+            for depth in RERANK_DEPTHS:
+                results[f"{name}, cosine top {depth} re-ranked by the whitened"] = figures(
+                    *(reranked_top5(cosine[k], white[k], depth) for k in ("photos", "real"))
+                )
+        print(name, entry, file=sys.stderr)
+
+    for share in args.fuse:
+        a, b = (embedded[w] for w in args.weights)
+        fused = {
+            key: (1 - share) * a[key] @ a["gallery"].T + share * b[key] @ b["gallery"].T
+            for key in ("photos", "real", "catalogue")
+        }
+        results[f"fused, w = {share:g}"] = figures(*(top5(fused[k]) for k in fused))
 
     report = {
         "machine": machine_summary(),
@@ -161,25 +300,29 @@ def main() -> int:
         "synthetic_photos": len(photos),
         "real_val_photos": len(real),
         "catalogue_queries": len(cat_query_ids),
+        "whitening_views": len(views),
         "models": results,
     }
     save_json(report, args.out / "probe.json")
     print(
-        "\n| model | photos R@1 / R@5 | real val P@5 master / sub / type | "
+        "\n| model / method | photos R@1 / R@5 | real val P@5 master / sub / type | "
         "catalogue P@5 type / colour |\n|---|---|---|---|"
     )
-    for weights, entry in results.items():
-        final, real_p, cat_p = (
-            entry["layers"]["final"],
-            entry["real_val_P@5"],
-            entry["catalogue_P@5"],
-        )
+    for name, entry in results.items():
+        photo, real_p = entry["photos"], entry["real_val_P@5"]
+        cat_p = entry.get("catalogue_P@5")
+        cat_text = f"{cat_p['articleType']:.3f} / {cat_p['baseColour']:.3f}" if cat_p else "—"
         print(
-            f"| {weights} | {final['R@1']:.3f} / {final['R@5']:.3f} | "
-            f"{real_p['masterCategory']:.3f} / {real_p['subCategory']:.3f} / "
-            f"{real_p['articleType']:.3f} | "
-            f"{cat_p['articleType']:.3f} / {cat_p['baseColour']:.3f} |"
+            f"| {name} | {photo['R@1']:.3f} / {photo['R@5']:.3f} | "
+            + " / ".join(f"{real_p[f]:.3f}" for f in REAL_FIELDS)
+            + f" | {cat_text} |"
         )
+    for name, entry in results.items():
+        for gate, shares in entry.get("gate", {}).items():
+            print(
+                f"{name}: best match {gate} on {shares['photos']:.1%} of the synthetic photos "
+                f"({shares['photos_right']:.1%} their own item), {shares['real']:.1%} of the real"
+            )
     return 0
 
 

@@ -1,7 +1,7 @@
 """Synthetic photo queries of unseen products: the yardstick for photo search (issue 7).
 
     python tests/benchmarks/make_photo_queries.py [--count 300] [--offset 500] [--seed 0]
-        [--out bench-out/photos/queries] [--sheet 24]
+        [--out bench-out/photos/queries] [--sheet 24] [--split val]
 
 Takes ``--count`` ``val`` items of the shared catalogue in the fixed hash order, starting at
 ``--offset`` (the first 500 are the catalogue-style queries of ``bench_quality.py``, so the two
@@ -11,6 +11,8 @@ sets do not overlap), and writes for each one a simulated photo
 the item's metadata, and the simulation's scene, garment fraction and garment box (fractions of
 the frame). Other ``train`` products appear as distractors on rails and in cluttered scenes. The
 same arguments always give byte-identical photos. ``--sheet N`` also saves a contact sheet.
+``--split train`` photographs ``train`` items instead: training views for a method measured on
+the ``val`` yardstick (``bench_instance_probe.py --whiten-views``).
 """
 
 from __future__ import annotations
@@ -47,11 +49,16 @@ def load_styles(shared: Path) -> tuple[list[str], dict[str, dict[str, str]]]:
 
 
 def make_photos(
-    count: int, offset: int, seed: int, out: Path, shared: Path = SHARED
+    count: int,
+    offset: int,
+    seed: int,
+    out: Path,
+    shared: Path = SHARED,
+    split: str = "val",
 ) -> tuple[Path, list[dict[str, str]]]:
     fields, styles = load_styles(shared)
     images = shared / "catalog" / "images"
-    ids = [i for i in split_ids("val", shared=shared)[offset:] if (images / f"{i}.jpg").is_file()]
+    ids = [i for i in split_ids(split, shared=shared)[offset:] if (images / f"{i}.jpg").is_file()]
     ids = ids[:count]
     pool = split_ids("train", shared=shared)
     (out / "photos").mkdir(parents=True, exist_ok=True)
@@ -123,10 +130,13 @@ def main() -> int:
     parser.add_argument("--count", type=int, default=300)
     parser.add_argument("--offset", type=int, default=500)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--split", choices=("val", "train"), default="val", help="whose items to photograph"
+    )
     parser.add_argument("--out", type=Path, default=Path("bench-out/photos/queries"))
     parser.add_argument("--sheet", type=int, default=0, help="contact sheet of the first N")
     args = parser.parse_args()
-    csv_path, rows = make_photos(args.count, args.offset, args.seed, args.out)
+    csv_path, rows = make_photos(args.count, args.offset, args.seed, args.out, split=args.split)
     print(f"wrote {len(rows)} photos and {csv_path}")
     if args.sheet:
         print(f"contact sheet: {contact_sheet(args.out, rows, args.sheet)}")
