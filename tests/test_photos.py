@@ -433,3 +433,22 @@ def test_evaluate_ranks_a_mixed_query_set_exactly_as_search(random_embedder, tmp
         (response,) = engine.search_images([load_image(path)], k=5)
         assert [hit.item_id for hit in response.hits] == [index.item(r).item_id for r in ranked]
     index.close()
+
+
+def test_the_border_fill_matches_pillows_flood_fill_on_random_mazes() -> None:
+    from PIL import ImageDraw
+
+    from fashion_desktop.core.photosim import _touching_border
+
+    rng = np.random.default_rng(0)
+    for _ in range(200):
+        shape = (int(rng.integers(1, 40)), int(rng.integers(1, 40)))
+        region = rng.random(shape) < rng.uniform(0.3, 0.8)
+        flood = Image.fromarray(region.astype(np.uint8) * 255, "L").copy()
+        width, height = flood.size
+        for xy in [(x, y) for x in range(width) for y in (0, height - 1)] + [
+            (x, y) for y in range(height) for x in (0, width - 1)
+        ]:
+            if flood.getpixel(xy) == 255:
+                ImageDraw.floodfill(flood, xy, 128)
+        np.testing.assert_array_equal(_touching_border(region), np.asarray(flood) == 128)
