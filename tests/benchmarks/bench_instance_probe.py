@@ -153,11 +153,6 @@ def gate_shares(photo_scores: np.ndarray, real_scores: np.ndarray, truth: np.nda
     }
 
 
-def recall(scores: np.ndarray, truth: np.ndarray) -> dict[str, float]:
-    rank = (scores > scores[np.arange(len(truth)), truth][:, None]).sum(axis=1)
-    return {"R@1": round(float(np.mean(rank < 1)), 3), "R@5": round(float(np.mean(rank < 5)), 3)}
-
-
 def recall_of_top5(top: np.ndarray, truth: np.ndarray) -> dict[str, float]:
     return {
         "R@1": round(float(np.mean(top[:, 0] == truth)), 3),
@@ -267,7 +262,9 @@ def main() -> int:
         cosine = {key: e[key] @ e["gallery"].T for key in ("photos", "real", "catalogue")}
         entry = figures(top5(cosine["photos"]), top5(cosine["real"]), top5(cosine["catalogue"]))
         entry["layers"] = {
-            layer: recall(layered["photos"][layer] @ layered["gallery"][layer].T, truth)
+            layer: recall_of_top5(
+                top5(layered["photos"][layer] @ layered["gallery"][layer].T), truth
+            )
             for layer in layered["gallery"]
         }
         entry["seconds"] = round(time.perf_counter() - started)
