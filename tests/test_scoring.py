@@ -26,6 +26,7 @@ from fashion_desktop.core.scoring import (
     Scoring,
     SignatureLayout,
     describe_weights,
+    label_agreement,
     label_signatures,
 )
 
@@ -117,6 +118,25 @@ def test_signatures_are_probabilities_and_agree_as_the_chance_of_one_class() -> 
     assert uncertain[0] @ uncertain[0] == pytest.approx(0.5, abs=1e-3)  # 50/50 agrees half the time
     assert colour[0] @ colour[2] == pytest.approx(1.0, abs=1e-3)  # red vs red
     assert colour[0] @ colour[1] == pytest.approx(0.0, abs=0.01)  # red vs blue
+
+
+def test_label_agreement_is_relative_to_the_query_and_capped_per_head() -> None:
+    layout = SignatureLayout.from_heads(toy_heads())  # articleType [0:2], baseColour [2:4]
+    query = np.array([[1.0, 0.0, 0.5, 0.5]], np.float32)  # sure of its type, unsure of colour
+    items = np.array(
+        [
+            [1.0, 0.0, 0.5, 0.5],  # seen exactly as the query
+            [1.0, 0.0, 1.0, 0.0],  # same type, a sure colour the query half-agrees with
+            [0.0, 1.0, 0.5, 0.5],  # another type
+        ],
+        np.float32,
+    )
+    weights = {"articleType": 2.0, COLOUR_HEAD: 1.0}
+    agreement = label_agreement(query, items, layout, weights)
+    assert agreement.shape == (1, 3)
+    # each head's term is capped at its weight: a sure colour cannot beat the query's own match
+    assert agreement[0] == pytest.approx([3.0, 3.0, 1.0])
+    assert label_agreement(query, items, layout, {})[0] == pytest.approx([0.0, 0.0, 0.0])
 
 
 def test_agreement_weights_follow_heads_layouts_and_the_match_colour_switch() -> None:

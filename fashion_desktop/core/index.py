@@ -50,7 +50,12 @@ from fashion_desktop.core.embedder import EMBEDDING_DIM, ModelIdentity
 from fashion_desktop.core.errors import InvalidIndexError
 from fashion_desktop.core.filters import Filters
 from fashion_desktop.core.heads import ClassifierHeads
-from fashion_desktop.core.scoring import DEFAULT_SCORING, SignatureLayout, label_signatures
+from fashion_desktop.core.scoring import (
+    DEFAULT_SCORING,
+    SignatureLayout,
+    label_agreement,
+    label_signatures,
+)
 
 FORMAT_VERSION = 1
 FORMAT_NAME = "fashion-desktop-index"
@@ -875,23 +880,10 @@ class EmbeddingIndex:
     def _label_agreement(
         self, queries: np.ndarray, weights: Mapping[str, float], rows: np.ndarray | None = None
     ) -> np.ndarray:
-        """Σ_head weight × min(1, P(same class) / P(query's class agrees with itself)).
-
-        Relative to the query's own agreement, so an item the heads see exactly as the query
-        scores 1 per head, the most any item can: a near-duplicate is never outranked. For
-        every item, or only for ``rows``.
-        """
+        """:func:`label_agreement` of ``queries`` with every item, or only with ``rows``."""
         assert self.signatures is not None and self.signature_layout is not None
         stored = np.asarray(self.signatures if rows is None else self.signatures[rows])
-        total = np.zeros((len(queries), len(stored)), np.float32)
-        for head, columns in self.signature_layout.slices().items():
-            weight = float(weights.get(head, 0.0))
-            if weight == 0:
-                continue
-            q = queries[:, columns]
-            own = np.maximum((q * q).sum(axis=1, keepdims=True), 1e-6)
-            total += weight * np.minimum((q @ stored[:, columns].T) / own, 1.0)
-        return total
+        return label_agreement(queries, stored, self.signature_layout, weights)
 
     def signature(self, row: int) -> np.ndarray | None:
         """An item's stored label signature (None when the index has none)."""

@@ -79,6 +79,28 @@ def label_signatures(
     return np.concatenate([probabilities[name] for name in layout.names], axis=1).astype(np.float32)
 
 
+def label_agreement(
+    queries: np.ndarray,
+    items: np.ndarray,
+    layout: SignatureLayout,
+    weights: Mapping[str, float],
+) -> np.ndarray:
+    """(n_queries, n_items) Σ_head weight × min(1, P(same class) / P(query agrees with itself)).
+
+    Relative to the query's own agreement, so an item the heads see exactly as the query scores
+    1 per head, the most any item can: a near-duplicate is never outranked.
+    """
+    total = np.zeros((len(queries), len(items)), np.float32)
+    for head, columns in layout.slices().items():
+        weight = float(weights.get(head, 0.0))
+        if weight == 0:
+            continue
+        q = queries[:, columns]
+        own = np.maximum((q * q).sum(axis=1, keepdims=True), 1e-6)
+        total += weight * np.minimum((q @ items[:, columns].T) / own, 1.0)
+    return total
+
+
 @dataclass(frozen=True)
 class Scoring:
     """Per-head weights of label agreement added to the cosine; all zero = cosine alone.

@@ -5,6 +5,7 @@ of queries it must not lose, on a small gallery, float32, several models side by
     python tests/benchmarks/bench_instance_probe.py --weights bundled --weights MODEL_DIR ...
         [--gallery 3000] [--photos bench-out/photos/queries/photos.csv] [--out bench-out/probe]
         [--layers] [--fuse W ...] [--average A ...] [--whiten-views CSV ...]
+        [--label-weights articleType=2,baseColour=2,gender=1 ...]
 
 Gallery: ``--gallery`` ``train`` items (fixed hash order) plus the items the synthetic photos
 show. Queries, embedded whole (no localisation) by the Keras network in float32 and ranked by
@@ -29,7 +30,10 @@ models, each reported as extra rows:
 * ``--whiten-views CSV`` (``make_photo_queries.py --split train``: simulated photos of ``train``
   items, none of them in the gallery or the queries): a learned whitening of each model's
   embedding (Radenović et al.: the inverse square root of the photo-minus-item covariance, then
-  PCA of the whitened items), ranked alone and as a re-ranking of the cosine's top K.
+  PCA of the whitened items), ranked alone and as a re-ranking of the cosine's top K;
+* ``--label-weights HEAD=W,...`` (models with heads): the product's label-aware score, the
+  cosine plus :func:`~fashion_desktop.core.scoring.label_agreement` of the heads' signatures
+  with these weights (the heads alone, no measured garment colour).
 """
 
 from __future__ import annotations
@@ -49,7 +53,9 @@ import numpy as np
 from common import SHARED, machine_summary, save_json, split_ids
 
 from fashion_desktop.core.catalogue import read_catalogue
+from fashion_desktop.core.heads import ClassifierHeads
 from fashion_desktop.core.imaging import load_model_input
+from fashion_desktop.core.scoring import SignatureLayout, label_agreement, label_signatures
 
 REAL = SHARED / "real" / "clothing-dataset"
 LAYERS = ("conv4_block6_out", "conv5_block1_out", "conv5_block2_out")
@@ -71,6 +77,23 @@ def network(weights: str):
     return load_keras_backbone(choice)[0]
 
 
+def heads_of(weights: str) -> ClassifierHeads | None:
+    """The classifier heads beside ``weights`` (None for a bare weights file)."""
+    from fashion_desktop.core.embedder import resolve_weights
+
+    choice = resolve_weights(None if weights == "bundled" else weights, keras=True)
+    return ClassifierHeads.load(choice.heads) if choice.heads else None
+
+
+def parse_label_weights(text: str) -> dict[str, float]:
+    """``articleType=4,baseColour=2,gender=1`` → {head: weight}."""
+    try:
+        pairs = [part.split("=") for part in text.split(",")]
+        return {head.strip(): float(weight) for head, weight in pairs}
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected HEAD=WEIGHT,..., got {text!r}") from None
+
+
 def averaged_network(first: str, second: str, share: float):
     """One network with (1 - share) × ``first``'s weights + share × ``second``'s."""
     model, other = network(first), network(second)
@@ -88,7 +111,8 @@ def normalise(vectors: np.ndarray) -> np.ndarray:
 
 
 def embed(model, images: np.ndarray, layers: bool) -> dict[str, np.ndarray]:
-    """L2-normalised pooled outputs of the final layer (and of ``LAYERS``)."""
+    """L2-normalised pooled outputs of the final layer (and of ``LAYERS``), and the final
+    layer's raw output (``raw``, what the heads read)."""
     import keras
 
     names = ["final", *(LAYERS if layers else ())]
@@ -103,7 +127,8 @@ def embed(model, images: np.ndarray, layers: bool) -> dict[str, np.ndarray]:
         for name, output in zip(names, result if layers else [result], strict=True):
             pooled = np.asarray(output, np.float32)
             chunks[name].append(pooled.mean(axis=(1, 2)) if pooled.ndim == 4 else pooled)
-    return {name: normalise(np.concatenate(parts)) for name, parts in chunks.items()}
+    raw = np.concatenate(chunks["final"])
+    return {name: normalise(np.concatenate(parts)) for name, parts in chunks.items()} | {"raw": raw}
 
 
 def learned_whitening(photos: np.ndarray, items: np.ndarray, shrink: float, dim: int):
@@ -178,6 +203,7 @@ def main() -> int:
     parser.add_argument("--fuse", type=float, action="append", default=[])
     parser.add_argument("--average", type=float, action="append", default=[])
     parser.add_argument("--whiten-views", type=Path, action="append", default=[])
+    parser.add_argument("--label-weights", type=parse_label_weights, action="append", default=[])
     parser.add_argument("--out", type=Path, default=Path("bench-out/probe"))
     args = parser.parse_args()
     for path in [args.photos, *args.whiten_views]:
@@ -253,11 +279,10 @@ def main() -> int:
         started = time.perf_counter()
         model = build()
         layered = {key: embed(model, images[key], args.layers) for key in ("gallery", "photos")}
-        embedded[name] = {key: layered[key]["final"] for key in layered} | {
-            key: embed(model, value, False)["final"]
-            for key, value in images.items()
-            if key not in layered
+        outputs = layered | {
+            key: embed(model, value, False) for key, value in images.items() if key not in layered
         }
+        embedded[name] = {key: value["final"] for key, value in outputs.items()}
         e = embedded[name]
         cosine = {key: e[key] @ e["gallery"].T for key in ("photos", "real", "catalogue")}
         entry = figures(top5(cosine["photos"]), top5(cosine["real"]), top5(cosine["catalogue"]))
@@ -266,6 +291,7 @@ def main() -> int:
                 top5(layered["photos"][layer] @ layered["gallery"][layer].T), truth
             )
             for layer in layered["gallery"]
+            if layer != "raw"
         }
         entry["seconds"] = round(time.perf_counter() - started)
         results[name] = entry
@@ -280,6 +306,23 @@ def main() -> int:
             for depth in RERANK_DEPTHS:
                 results[f"{name}, cosine top {depth} re-ranked by the whitened"] = figures(
                     *(reranked_top5(cosine[k], white[k], depth) for k in ("photos", "real"))
+                )
+        heads = heads_of(name) if args.label_weights and name in args.weights else None
+        if heads is not None:
+            layout = SignatureLayout.from_heads(heads)
+            signed = {
+                key: label_signatures(heads, outputs[key]["raw"], layout)
+                for key in ("gallery", "photos", "real", "catalogue")
+            }
+            for weights in args.label_weights:
+                label_aware = {
+                    key: cosine[key]
+                    + label_agreement(signed[key], signed["gallery"], layout, weights)
+                    for key in cosine
+                }
+                described = ", ".join(f"{h} {w:g}" for h, w in weights.items())
+                results[f"{name}, label-aware ({described})"] = figures(
+                    *(top5(label_aware[k]) for k in ("photos", "real", "catalogue"))
                 )
         print(name, entry, file=sys.stderr)
 
