@@ -435,10 +435,10 @@ def test_evaluate_ranks_a_mixed_query_set_exactly_as_search(random_embedder, tmp
     index.close()
 
 
-def test_the_border_fill_matches_pillows_flood_fill_on_random_mazes() -> None:
+def test_the_vectorised_fills_match_pillows_flood_fill_on_random_mazes() -> None:
     from PIL import ImageDraw
 
-    from fashion_desktop.core.photosim import _touching_border
+    from fashion_desktop.core.masks import connected_to, touching_border
 
     rng = np.random.default_rng(0)
     for _ in range(200):
@@ -451,4 +451,12 @@ def test_the_border_fill_matches_pillows_flood_fill_on_random_mazes() -> None:
         ]:
             if flood.getpixel(xy) == 255:
                 ImageDraw.floodfill(flood, xy, 128)
-        np.testing.assert_array_equal(_touching_border(region), np.asarray(flood) == 128)
+        np.testing.assert_array_equal(touching_border(region), np.asarray(flood) == 128)
+        # and from one seed, as the localiser fills from the activation map's peak
+        y, x = int(rng.integers(shape[0])), int(rng.integers(shape[1]))
+        seed = np.zeros(shape, bool)
+        seed[y, x] = True
+        single = Image.fromarray(region.astype(np.uint8) * 255, "L").copy()
+        if region[y, x]:
+            ImageDraw.floodfill(single, (x, y), 128)
+        np.testing.assert_array_equal(connected_to(region, seed), np.asarray(single) == 128)

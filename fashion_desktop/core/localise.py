@@ -17,11 +17,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from PIL import Image, ImageDraw
+from PIL import Image
 
 from fashion_desktop.core.embedder import Embedder
 from fashion_desktop.core.errors import FashionDesktopError
 from fashion_desktop.core.imaging import MODEL_INPUT_SIZE, CropBox, prepare_for_model
+from fashion_desktop.core.masks import connected_to
 from fashion_desktop.core.probability import softmax
 
 #: A border this uniform (share of border pixels near its median colour) is a product shot.
@@ -87,9 +88,9 @@ def cam_box(
     above = upsampled >= threshold
     if peak_only and above.any():
         peak_y, peak_x = np.unravel_index(int(np.argmax(upsampled)), upsampled.shape)
-        regions = Image.fromarray(above.astype(np.uint8) * 255, "L").copy()
-        ImageDraw.floodfill(regions, (int(peak_x), int(peak_y)), 128)
-        above = np.asarray(regions) == 128
+        peak = np.zeros_like(above)
+        peak[peak_y, peak_x] = True
+        above = connected_to(above, peak)
     rows, cols = np.nonzero(above)
     if len(rows) == 0:
         return CropBox(0.0, 0.0, 1.0, 1.0)

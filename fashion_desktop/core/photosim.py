@@ -20,6 +20,8 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
+from fashion_desktop.core.masks import touching_border
+
 #: Scenes a photo can show. ``person``, ``rail`` and ``held`` suit clothes; the others suit any
 #: product (shoes, bags, watches on a bed or a table, or printed in a lookbook).
 SCENES = ("rail", "person", "held", "flat", "lookbook", "clutter")
@@ -60,7 +62,7 @@ def product_mask(image: Image.Image, tolerance: int = BACKGROUND_TOLERANCE) -> n
     border_close = np.concatenate([close[0], close[-1], close[:, 0], close[:, -1]])
     if border_close.mean() < 0.6:
         return np.ones(close.shape, dtype=bool)
-    mask = ~_touching_border(close)
+    mask = ~touching_border(close)
     # Drop specks (JPEG noise on the background), close small gaps (a white sole, a pale seam)
     # and fill the holes they enclose; the padding keeps the filters from inventing foreground
     # at the border.
@@ -73,36 +75,10 @@ def product_mask(image: Image.Image, tolerance: int = BACKGROUND_TOLERANCE) -> n
     closed = np.asarray(padded.filter(ImageFilter.MaxFilter(5)).filter(ImageFilter.MinFilter(5)))
     closed = closed[pad:-pad, pad:-pad]
     open_space = closed == 0
-    mask = mask | (open_space & ~_touching_border(open_space)) | (closed == 255)
+    mask = mask | (open_space & ~touching_border(open_space)) | (closed == 255)
     if mask.sum() < 0.01 * mask.size:  # nothing left (e.g. a white product): keep everything
         mask = np.ones_like(mask)
     return mask
-
-
-def _touching_border(region: np.ndarray) -> np.ndarray:
-    """The pixels of the bool ``region`` 4-connected to the image's border (a flood fill from
-    every border pixel, as ``ImageDraw.floodfill`` would give, in vectorised sweeps)."""
-    reached = np.zeros_like(region)
-    for edge in (np.s_[0, :], np.s_[-1, :], np.s_[:, 0], np.s_[:, -1]):
-        reached[edge] = region[edge]
-    while True:
-        # A run of region pixels along a row (then a column) is reached as soon as one of its
-        # pixels is: a few sweeps reach what a pixel-by-pixel fill would, whatever the shape.
-        grown = _reach_along_rows(region.T, _reach_along_rows(region, reached).T).T
-        if np.array_equal(grown, reached):
-            return reached
-        reached = grown
-
-
-def _reach_along_rows(region: np.ndarray, reached: np.ndarray) -> np.ndarray:
-    """``reached`` spread over each row's runs of ``region`` pixels that it touches."""
-    flat = np.ascontiguousarray(region).ravel()
-    starts = flat.copy()
-    starts[1:] &= ~flat[:-1]
-    starts[:: region.shape[1]] = flat[:: region.shape[1]]  # a row never continues the last one
-    run = np.cumsum(starts)
-    hit = np.bincount(run[flat & np.ascontiguousarray(reached).ravel()], minlength=run[-1] + 1)
-    return (flat & (hit[run] > 0)).reshape(region.shape)
 
 
 def cut_out(image: Image.Image) -> Image.Image:
