@@ -17,7 +17,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from fd_testdata import REPO_ROOT, snapshot_tree
+from fd_testdata import REPO_ROOT, item_metadata, snapshot_tree, toy_embeddings, write_toy_index
 from PIL import Image
 
 from fashion_desktop import resources
@@ -263,6 +263,21 @@ def test_index_build_bad_dim(capsys, cached_model_loading, tiny_catalogue_dir, t
     code, _, stderr = run(capsys, *args, "--dim", "lots")
     assert code == EXIT_FAILED and "fashion-desktop: --dim must be" in stderr
     assert not out.exists()
+
+
+def test_index_ann_adds_and_drops_the_structure_without_re_embedding(capsys, tmp_path) -> None:
+    index = write_toy_index(
+        tmp_path / "index", toy_embeddings(300), [item_metadata(i) for i in range(300)]
+    )
+    code, stdout, _ = run(capsys, "index", "ann", index, "on")
+    assert code == EXIT_OK and "structure built; nothing was re-embedded" in stdout
+    assert "search:     approximate" in stdout
+    code, stdout, _ = run(capsys, "index", "ann", index, "on")
+    assert code == EXIT_OK and "Nothing to change" in stdout
+    code, stdout, _ = run(capsys, "index", "ann", index, "auto")  # 300 items: below the threshold
+    assert code == EXIT_OK and "structure dropped" in stdout and "search:     exact" in stdout
+    code, _, stderr = run(capsys, "index", "ann", tmp_path / "missing", "on")
+    assert code == EXIT_FAILED and "Index not found" in stderr
 
 
 def test_index_build_refuses_a_folder_of_other_files(

@@ -1,4 +1,5 @@
-"""``fashion-desktop index build|info``: embed a catalogue into an index folder, describe one."""
+"""``fashion-desktop index build|ann|info``: embed a catalogue into an index folder, add or drop
+its approximate-search structure, describe one."""
 
 from __future__ import annotations
 
@@ -55,6 +56,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     build.add_argument("--ray-address", help="Ray cluster to join (default: start Ray here)")
     build.add_argument("--workers", type=int, help="Ray workers (default: one per CPU)")
+    ann = actions.add_parser(
+        "ann",
+        help="add or drop an index's approximate-search structure (nothing is re-embedded)",
+    )
+    ann.add_argument("index", type=Path)
+    ann.add_argument(
+        "mode",
+        choices=ANN_MODES,
+        help=f"on: build it, off: drop it, auto: as a build would (above {ANN_ABOVE_ITEMS:,} "
+        "items)",
+    )
     info = actions.add_parser("info", help="describe an index")
     info.add_argument("index", type=Path)
 
@@ -62,6 +74,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     if args.index_command == "info":
         return _info(args.index)
+    if args.index_command == "ann":
+        return _set_ann(args.index, args.mode)
     from fashion_desktop.core.builder import (
         BuildInterruptedError,
         build_index,
@@ -121,6 +135,17 @@ def run(args: argparse.Namespace) -> int:
         f"in {report.elapsed_s:.1f} s; {report.vector_dim}-d vectors."
     )
     return EXIT_OK
+
+
+def _set_ann(path: Path, mode: str) -> int:
+    from fashion_desktop.core.index import read_manifest, set_ann
+
+    if set_ann(path, mode):
+        done = "built" if "ann" in read_manifest(path) else "dropped"
+        print(f"Approximate-search structure {done}; nothing was re-embedded.")
+    else:
+        print(f"Nothing to change: the index already matches ann {mode}.")
+    return _info(path)
 
 
 def _info(path: Path) -> int:
