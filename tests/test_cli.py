@@ -265,6 +265,19 @@ def test_index_build_bad_dim(capsys, cached_model_loading, tiny_catalogue_dir, t
     assert not out.exists()
 
 
+def test_sigterm_stops_a_long_job_as_ctrl_c_does_and_only_while_it_runs() -> None:
+    import signal
+    import time
+
+    from fashion_desktop.cli.common import stop_on_terminate
+
+    before = signal.getsignal(signal.SIGTERM)
+    with pytest.raises(KeyboardInterrupt), stop_on_terminate():
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(5)  # the handler interrupts this at once
+    assert signal.getsignal(signal.SIGTERM) == before
+
+
 def test_index_ann_adds_and_drops_the_structure_without_re_embedding(capsys, tmp_path) -> None:
     index = write_toy_index(
         tmp_path / "index", toy_embeddings(300), [item_metadata(i) for i in range(300)]

@@ -22,6 +22,31 @@ EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
 
 
+@contextlib.contextmanager
+def stop_on_terminate() -> Iterator[None]:
+    """While a long job runs, treat SIGTERM (``kill``, a logout, a scheduler stopping it) as
+    Ctrl-C, so that it saves its checkpoint and exits 130 instead of dying between checkpoints.
+
+    A job started in the background by a script cannot be stopped with SIGINT (the shell makes
+    background jobs ignore it); SIGTERM reaches it. Only the main thread can install handlers.
+    """
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 class CommandParser(argparse.ArgumentParser):
     """A subcommand's parser whose arguments are added the first time it parses or shows help.
 

@@ -13,6 +13,7 @@ from fashion_desktop.cli.common import (
     load_embedder,
     print_error,
     progress_bar,
+    stop_on_terminate,
 )
 from fashion_desktop.core.errors import FashionDesktopError
 
@@ -111,7 +112,7 @@ def run(args: argparse.Namespace) -> int:
         else None
     )
     try:
-        with progress_bar("Embedding", len(catalogue)) as update:
+        with stop_on_terminate(), progress_bar("Embedding", len(catalogue)) as update:
             report = build_index(
                 catalogue,
                 args.out,

@@ -24,6 +24,7 @@ from fashion_desktop.cli.common import (
     duration,
     fraction,
     print_error,
+    stop_on_terminate,
 )
 from fashion_desktop.core.errors import FashionDesktopError
 
@@ -307,7 +308,7 @@ def run(args: argparse.Namespace) -> int:
 
     config = training_config(args)
     try:
-        with _training_progress() as progress:
+        with stop_on_terminate(), _training_progress() as progress:
             result = train(
                 config,
                 restart=args.restart,
@@ -364,21 +365,22 @@ def _train_with_photos(args: argparse.Namespace) -> int:
         weights, heads = choice.path, choice.heads
     alignment = alignment_weights(args)
     try:
-        report = run_mixed_training(
-            str(args.catalogue),
-            str(args.photos),
-            str(args.split),
-            str(weights),
-            str(heads),
-            str(args.out),
-            mixed_training_config(args),
-            alignment_weights=alignment,
-            evaluate=not args.no_evaluate,
-            baseline=not (args.no_baseline or args.no_evaluate),
-            precision=args.precision,
-            restart=args.restart,
-            log=lambda message: print(message, file=sys.stderr),
-        )
+        with stop_on_terminate():
+            report = run_mixed_training(
+                str(args.catalogue),
+                str(args.photos),
+                str(args.split),
+                str(weights),
+                str(heads),
+                str(args.out),
+                mixed_training_config(args),
+                alignment_weights=alignment,
+                evaluate=not args.no_evaluate,
+                baseline=not (args.no_baseline or args.no_evaluate),
+                precision=args.precision,
+                restart=args.restart,
+                log=lambda message: print(message, file=sys.stderr),
+            )
     except TrainingInterruptedError as interrupted:
         print_error(str(interrupted))
         return EXIT_INTERRUPTED
