@@ -308,10 +308,17 @@ def test_index_build_refuses_a_folder_of_other_files(
 
 
 @pytest.mark.model
+@pytest.mark.parametrize("stop", ["ctrl-c", "sigterm"])
 def test_interrupted_build_exits_130_and_keeps_nothing_half_written(
-    capsys, cached_model_loading, random_embedder, tiny_catalogue_dir, tmp_path, monkeypatch
+    capsys, cached_model_loading, random_embedder, tiny_catalogue_dir, tmp_path, monkeypatch, stop
 ) -> None:
+    import signal
+    import time
+
     def interrupted(images):
+        if stop == "sigterm":  # as `kill PID` would: the handler stops the build
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(5)
         raise KeyboardInterrupt
 
     monkeypatch.setattr(random_embedder, "embed_batch", interrupted)
