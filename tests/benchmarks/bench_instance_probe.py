@@ -74,20 +74,23 @@ WHITEN_SHRINK, WHITEN_DIM, RERANK_DEPTHS = 0.3, 256, (20, 100)
 GATE_REAL_SHARES = (0.01, 0.005, 0.0)
 
 
+def weights_choice(weights: str):
+    """The Keras weights (and heads) of ``bundled``, a model folder or a file."""
+    from fashion_desktop.core.embedder import resolve_weights
+
+    return resolve_weights(None if weights == "bundled" else weights, keras=True)
+
+
 def network(weights: str):
     """Keras ResNet50 (float32) with the weights of ``bundled``, a model folder or a file."""
-    from fashion_desktop.core.embedder import resolve_weights
     from fashion_desktop.core.export import load_keras_backbone
 
-    choice = resolve_weights(None if weights == "bundled" else weights, keras=True)
-    return load_keras_backbone(choice)[0]
+    return load_keras_backbone(weights_choice(weights))[0]
 
 
 def heads_of(weights: str) -> ClassifierHeads | None:
     """The classifier heads beside ``weights`` (None for a bare weights file)."""
-    from fashion_desktop.core.embedder import resolve_weights
-
-    choice = resolve_weights(None if weights == "bundled" else weights, keras=True)
+    choice = weights_choice(weights)
     return ClassifierHeads.load(choice.heads) if choice.heads else None
 
 

@@ -4,17 +4,15 @@
         --frozen-stages N --out bench-out/snapshots/NAME [--init bundled|MODEL_DIR]
     python tests/benchmarks/bench_instance_probe.py --weights bench-out/snapshots/NAME ...
 
-The checkpoint holds the trainable weights (the backbone's, in order, then the heads' kernels
-and biases by head name: the pytree ``{"backbone": [...], "heads": {...}}`` flattened) with
-AdamW's moments after them; the frozen weights are the starting model's. ``--init`` and
-``--frozen-stages`` must be the run's. The snapshot has the starting model's heads for those the
-run does not train. Nothing in the checkpoint is changed.
+The checkpoint's trained weights (``photos.trained_params``: the backbone's trainable weights,
+then the trained heads) are written over the starting model's, as the run's end would
+(``photos.apply_trained_params``); AdamW's moments are left out. ``--init`` and
+``--frozen-stages`` must be the run's. Nothing in the checkpoint is changed.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from pathlib import Path
@@ -26,9 +24,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 import numpy as np
 
 from fashion_desktop.core.embedder import resolve_weights
-from fashion_desktop.core.heads import ClassifierHead, ClassifierHeads
+from fashion_desktop.core.errors import FashionDesktopError
+from fashion_desktop.core.heads import ClassifierHeads
 from fashion_desktop.core.keras_backbone import save_weights_bundle
-from fashion_desktop.core.training.photos import HEADS, build_backbone
+from fashion_desktop.core.training.photo_checkpoint import VariantCheckpoint
+from fashion_desktop.core.training.photos import (
+    apply_trained_params,
+    build_backbone,
+    trained_params,
+)
 
 
 def main() -> int:
@@ -38,41 +42,23 @@ def main() -> int:
     parser.add_argument("--init", default="bundled")
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
-    params_file, progress_file = args.checkpoint / "params.npz", args.checkpoint / "progress.json"
-    if not params_file.is_file() or not progress_file.is_file():
+    checkpoint = VariantCheckpoint(args.checkpoint)
+    progress = checkpoint.progress()
+    if progress is None:
         sys.exit(f"{args.checkpoint} holds no unfinished run (params.npz and progress.json)")
     choice = resolve_weights(None if args.init == "bundled" else args.init, keras=True)
     if choice.path is None or choice.heads is None:
         sys.exit("--init must be the bundled model or a model folder with heads")
     backbone = build_backbone(choice.path, args.frozen_stages)
     heads = ClassifierHeads.load(choice.heads)
-    trained = sorted(name for name in heads.heads if name in HEADS)
-    with np.load(params_file, allow_pickle=False) as archive:
-        leaves = [archive[f"a{i:04d}"] for i in range(len(archive.files))]
-    variables = backbone.trainable_variables
-    head_leaves = leaves[len(variables) : len(variables) + 2 * len(trained)]
-    for variable, value in zip(variables, leaves, strict=False):
-        if tuple(variable.shape) != value.shape:
-            sys.exit("the checkpoint does not fit this model: check --init and --frozen-stages")
-        variable.assign(value)
-    by_name = {
-        name: (head_leaves[2 * n + 1], head_leaves[2 * n])  # (kernel, bias): keys sort b < k
-        for n, name in enumerate(trained)
-    }
-    for name, (kernel, bias) in by_name.items():
-        if (
-            kernel.shape != heads.heads[name].kernel.shape
-            or bias.shape != heads.heads[name].bias.shape
-        ):
-            sys.exit(f"the checkpoint's {name} head does not fit the starting model's")
-    snapshot_heads = ClassifierHeads(
-        [
-            ClassifierHead(name, *map(np.asarray, by_name[name]), head.classes)
-            if name in by_name
-            else head
-            for name, head in heads.heads.items()
-        ]
-    )
+    try:
+        params = checkpoint.restore_params(trained_params(backbone, heads))
+    except FashionDesktopError:
+        sys.exit(
+            f"{args.checkpoint} does not fit --init {args.init} with --frozen-stages "
+            f"{args.frozen_stages}: give the run's own"
+        )
+    snapshot_heads = apply_trained_params(backbone, heads, params)
     args.out.mkdir(parents=True, exist_ok=True)
     save_weights_bundle(
         [np.asarray(w, np.float32) for w in backbone.get_weights()],
@@ -80,8 +66,7 @@ def main() -> int:
         args.out / "backbone.f16.npz",
     )
     snapshot_heads.save(args.out / "heads.npz")
-    step = json.loads(progress_file.read_text(encoding="utf-8"))["step"]
-    print(f"{args.out}: the run at step {step}")
+    print(f"{args.out}: the run at step {progress['step']}")
     return 0
 
 

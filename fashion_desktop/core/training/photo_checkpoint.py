@@ -129,12 +129,21 @@ class VariantCheckpoint:
 
     def restore(self, params: Any, opt_state: Any) -> tuple[Any, Any]:
         """The saved arrays in the structure of freshly made ``params`` and ``opt_state``."""
+        return self._restored((params, opt_state), whole=True)
+
+    def restore_params(self, params: Any) -> Any:
+        """Only the trained weights (the saved pytree's first part, without the optimizer's
+        state), in the structure of freshly made ``params``: a look at an unfinished run."""
+        return self._restored(params, whole=False)
+
+    def _restored(self, template: Any, whole: bool) -> Any:
         import jax
         import jax.numpy as jnp
 
-        leaves, treedef = jax.tree_util.tree_flatten((params, opt_state))
+        leaves, treedef = jax.tree_util.tree_flatten(template)
         with np.load(self.folder / PARAMS_FILE, allow_pickle=False) as archive:
-            saved = [archive[f"a{i:04d}"] for i in range(len(archive.files))]
+            count = len(archive.files) if whole else min(len(leaves), len(archive.files))
+            saved = [archive[f"a{i:04d}"] for i in range(count)]
         if len(saved) != len(leaves) or any(
             np.shape(s) != np.shape(leaf) for s, leaf in zip(saved, leaves, strict=True)
         ):

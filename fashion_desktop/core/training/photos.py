@@ -238,6 +238,41 @@ def build_backbone(weights: str | os.PathLike[str] | None, frozen_stages: int):
     return backbone
 
 
+def trained_params(backbone, heads: ClassifierHeads) -> dict[str, Any]:
+    """The pytree a run trains: the backbone's trainable weights, in order, and the kernel and
+    bias of each head in ``HEADS`` (what a checkpoint stores first, before AdamW's moments)."""
+    import jax.numpy as jnp
+
+    return {
+        "backbone": [v.value for v in backbone.trainable_variables],
+        "heads": {
+            name: {"kernel": jnp.asarray(h.kernel), "bias": jnp.asarray(h.bias)}
+            for name, h in heads.heads.items()
+            if name in HEADS
+        },
+    }
+
+
+def apply_trained_params(backbone, heads: ClassifierHeads, params: dict[str, Any]):
+    """Write ``params`` (:func:`trained_params`' structure) into ``backbone``; returns ``heads``
+    with the trained ones replaced."""
+    for variable, value in zip(backbone.trainable_variables, params["backbone"], strict=True):
+        variable.assign(value)
+    return ClassifierHeads(
+        [
+            ClassifierHead(
+                name,
+                np.asarray(params["heads"][name]["kernel"], np.float32),
+                np.asarray(params["heads"][name]["bias"], np.float32),
+                heads.heads[name].classes,
+            )
+            if name in params["heads"]
+            else heads.heads[name]
+            for name in heads.heads
+        ]
+    )
+
+
 @dataclass
 class MixedTrainingResult:
     steps: int
@@ -297,14 +332,9 @@ def train_mixed(
             instance_bank = instance_bank_for(cat, config, log=log)
         bank_rows, bank_images = instance_bank
 
-    trainable = [v.value for v in backbone.trainable_variables]
+    params = trained_params(backbone, heads)
+    trainable, head_params = params["backbone"], params["heads"]
     frozen = [v.value for v in backbone.non_trainable_variables]
-    head_params = {
-        name: {"kernel": jnp.asarray(h.kernel), "bias": jnp.asarray(h.bias)}
-        for name, h in heads.heads.items()
-        if name in HEADS
-    }
-    params: dict[str, Any] = {"backbone": trainable, "heads": head_params}
     optimizer = optax.multi_transform(
         {
             "backbone": optax.adamw(config.learning_rate, weight_decay=config.weight_decay),
@@ -532,21 +562,7 @@ def train_mixed(
         ) from None
     jax.block_until_ready(params)
     seconds = sitting_seconds()
-    for variable, value in zip(backbone.trainable_variables, params["backbone"], strict=True):
-        variable.assign(value)
-    trained_heads = ClassifierHeads(
-        [
-            ClassifierHead(
-                name,
-                np.asarray(params["heads"][name]["kernel"], np.float32),
-                np.asarray(params["heads"][name]["bias"], np.float32),
-                heads.heads[name].classes,
-            )
-            if name in params["heads"]
-            else heads.heads[name]
-            for name in heads.heads
-        ]
-    )
+    trained_heads = apply_trained_params(backbone, heads, params)
     result = MixedTrainingResult(
         steps=step_index,
         seconds=round(earlier_seconds + seconds, 1),
