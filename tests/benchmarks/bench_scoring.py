@@ -117,10 +117,12 @@ def recall(index: EmbeddingIndex, photos: QuerySet, scoring: Scoring) -> dict[st
 
 
 def grid() -> list[Scoring]:
-    return [
-        Scoring({TYPE_HEAD: t, COLOUR_HEAD: c, GENDER_HEAD: g})
-        for t, c, g in itertools.product(TYPE_WEIGHTS, COLOUR_WEIGHTS, GENDER_WEIGHTS)
-    ]
+    """The weights tried, each for product shots and photos alike (the product's form)."""
+    scorings = []
+    for t, c, g in itertools.product(TYPE_WEIGHTS, COLOUR_WEIGHTS, GENDER_WEIGHTS):
+        weights = {TYPE_HEAD: t, COLOUR_HEAD: c, GENDER_HEAD: g}
+        scorings.append(Scoring(weights, photo_weights=weights))
+    return scorings
 
 
 def weights_of(scoring: Scoring) -> str:
@@ -246,6 +248,9 @@ def main() -> int:
             "yardstick": {
                 "whole image, cosine only (baseline)": recall(
                     photo_index, embedded["yardstick", "never"], COSINE_ONLY
+                ),
+                f"whole image, product default {weights_of(DEFAULT_SCORING)} (the product)": recall(
+                    photo_index, embedded["yardstick", "never"], DEFAULT_SCORING
                 ),
                 "localised, cosine only": recall(
                     photo_index, embedded["yardstick", "auto"], COSINE_ONLY
