@@ -119,9 +119,9 @@ def normalise(vectors: np.ndarray) -> np.ndarray:
     return vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
 
 
-def embed(model, images: np.ndarray, layers: bool) -> dict[str, np.ndarray]:
-    """L2-normalised pooled outputs of the final layer (and of ``LAYERS``), and the final
-    layer's raw output (``raw``, what the heads read)."""
+def embed(model, images: np.ndarray, layers: bool) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """L2-normalised pooled outputs of the final layer (and of ``LAYERS``) by layer name, and
+    the final layer's raw output (what the heads read)."""
     import keras
 
     names = ["final", *(LAYERS if layers else ())]
@@ -137,7 +137,7 @@ def embed(model, images: np.ndarray, layers: bool) -> dict[str, np.ndarray]:
             pooled = np.asarray(output, np.float32)
             chunks[name].append(pooled.mean(axis=(1, 2)) if pooled.ndim == 4 else pooled)
     raw = np.concatenate(chunks["final"])
-    return {name: normalise(np.concatenate(parts)) for name, parts in chunks.items()} | {"raw": raw}
+    return {name: normalise(np.concatenate(parts)) for name, parts in chunks.items()}, raw
 
 
 def learned_whitening(photos: np.ndarray, items: np.ndarray, shrink: float, dim: int):
@@ -300,16 +300,15 @@ def main() -> int:
         outputs = layered | {
             key: embed(model, value, False) for key, value in images.items() if key not in layered
         }
-        embedded[name] = {key: value["final"] for key, value in outputs.items()}
+        embedded[name] = {key: unit["final"] for key, (unit, _) in outputs.items()}
         e = embedded[name]
         cosine = {key: e[key] @ e["gallery"].T for key in ("photos", "real", "catalogue")}
         entry = figures(top5(cosine["photos"]), top5(cosine["real"]), top5(cosine["catalogue"]))
         entry["layers"] = {
             layer: recall_of_top5(
-                top5(layered["photos"][layer] @ layered["gallery"][layer].T), truth
+                top5(layered["photos"][0][layer] @ layered["gallery"][0][layer].T), truth
             )
-            for layer in layered["gallery"]
-            if layer != "raw"
+            for layer in layered["gallery"][0]
         }
         entry["gate"] = gate_shares(cosine["photos"], cosine["real"], truth)
         entry["seconds"] = round(time.perf_counter() - started)
@@ -330,7 +329,7 @@ def main() -> int:
         if heads is not None:
             layout = SignatureLayout.from_heads(heads)
             signed = {
-                key: label_signatures(heads, outputs[key]["raw"], layout)
+                key: label_signatures(heads, outputs[key][1], layout)
                 for key in ("gallery", "photos", "real", "catalogue")
             }
             for weights in args.label_weights:
