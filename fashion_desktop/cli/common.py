@@ -127,7 +127,7 @@ def add_ranking_options(parser: argparse.ArgumentParser) -> None:
         choices=LOCALISE_MODES,
         default=DEFAULT_LOCALISE,
         help="crop a query to the garment first (class-activation box): auto = only images that "
-        "are not a product on a plain background (default), always, or never",
+        f"are not a product on a plain background, always, or never (default: {DEFAULT_LOCALISE})",
     )
     parser.add_argument(
         "--match-colour",
