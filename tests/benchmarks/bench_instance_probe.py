@@ -49,6 +49,7 @@ import os
 import sys
 import time
 from pathlib import Path
+from typing import NamedTuple
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
@@ -119,9 +120,17 @@ def normalise(vectors: np.ndarray) -> np.ndarray:
     return vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
 
 
-def embed(model, images: np.ndarray, layers: bool) -> tuple[dict[str, np.ndarray], np.ndarray]:
-    """L2-normalised pooled outputs of the final layer (and of ``LAYERS``) by layer name, and
-    the final layer's raw output (what the heads read)."""
+class Embedded(NamedTuple):
+    """A model's outputs for a set of images."""
+
+    #: L2-normalised pooled outputs by layer name: ``final`` (and ``LAYERS``)
+    unit: dict[str, np.ndarray]
+    #: the final layer's raw output (what the heads read)
+    raw: np.ndarray
+
+
+def embed(model, images: np.ndarray, layers: bool) -> Embedded:
+    """The pooled outputs of the final layer (and of ``LAYERS``) for ``images``."""
     import keras
 
     names = ["final", *(LAYERS if layers else ())]
@@ -137,7 +146,7 @@ def embed(model, images: np.ndarray, layers: bool) -> tuple[dict[str, np.ndarray
             pooled = np.asarray(output, np.float32)
             chunks[name].append(pooled.mean(axis=(1, 2)) if pooled.ndim == 4 else pooled)
     raw = np.concatenate(chunks["final"])
-    return {name: normalise(np.concatenate(parts)) for name, parts in chunks.items()}, raw
+    return Embedded({name: normalise(np.concatenate(parts)) for name, parts in chunks.items()}, raw)
 
 
 def learned_whitening(photos: np.ndarray, items: np.ndarray, shrink: float, dim: int):
@@ -300,15 +309,15 @@ def main() -> int:
         outputs = layered | {
             key: embed(model, value, False) for key, value in images.items() if key not in layered
         }
-        embedded[name] = {key: unit["final"] for key, (unit, _) in outputs.items()}
+        embedded[name] = {key: value.unit["final"] for key, value in outputs.items()}
         e = embedded[name]
         cosine = {key: e[key] @ e["gallery"].T for key in ("photos", "real", "catalogue")}
         entry = figures(top5(cosine["photos"]), top5(cosine["real"]), top5(cosine["catalogue"]))
         entry["layers"] = {
             layer: recall_of_top5(
-                top5(layered["photos"][0][layer] @ layered["gallery"][0][layer].T), truth
+                top5(layered["photos"].unit[layer] @ layered["gallery"].unit[layer].T), truth
             )
-            for layer in layered["gallery"][0]
+            for layer in layered["gallery"].unit
         }
         entry["gate"] = gate_shares(cosine["photos"], cosine["real"], truth)
         entry["seconds"] = round(time.perf_counter() - started)
@@ -329,7 +338,7 @@ def main() -> int:
         if heads is not None:
             layout = SignatureLayout.from_heads(heads)
             signed = {
-                key: label_signatures(heads, outputs[key][1], layout)
+                key: label_signatures(heads, outputs[key].raw, layout)
                 for key in ("gallery", "photos", "real", "catalogue")
             }
             for weights in args.label_weights:
