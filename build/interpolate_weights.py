@@ -26,6 +26,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from fashion_desktop.core.atomic import atomic_file  # noqa: E402
+from fashion_desktop.core.embedder import HEADS_FILE_NAMES  # noqa: E402
 from fashion_desktop.core.errors import ModelError  # noqa: E402
 from fashion_desktop.core.heads import ClassifierHead, ClassifierHeads  # noqa: E402
 from fashion_desktop.core.keras_backbone import (  # noqa: E402
@@ -34,16 +35,15 @@ from fashion_desktop.core.keras_backbone import (  # noqa: E402
 )
 
 BUNDLES = ("backbone.f16.npz", "resnet50_fashion.f16.npz")
-HEADS = ("heads.npz", "fashion_heads.npz")
 
 
 def model_files(folder: Path) -> tuple[Path, Path]:
     """A model folder's float16 weights bundle and its classifier heads."""
     bundle = next((folder / n for n in BUNDLES if (folder / n).is_file()), None)
-    heads = next((folder / n for n in HEADS if (folder / n).is_file()), None)
+    heads = next((folder / n for n in HEADS_FILE_NAMES if (folder / n).is_file()), None)
     if bundle is None or heads is None:
         raise ModelError(
-            f"{folder} needs one of {', '.join(BUNDLES)} and one of {', '.join(HEADS)}."
+            f"{folder} needs one of {', '.join(BUNDLES)} and one of {', '.join(HEADS_FILE_NAMES)}."
         )
     return bundle, heads
 

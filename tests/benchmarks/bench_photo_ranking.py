@@ -99,21 +99,25 @@ class Scored:
         first = np.argsort(-cosine, axis=1)[:, : rule[1]]
         rows = []
         for head, rest in zip(first, ranked, strict=True):
-            rows.append([*head, *[r for r in rest if r not in set(head)][: K - len(head)]])
+            taken = set(head)
+            rows.append([*head, *[r for r in rest if r not in taken][: K - len(head)]])
         return np.array(rows)
 
 
 def embedded(catalogue_csv: Path, embedder: Embedder, mode: str, cache: Path) -> dict:
-    """Raw embeddings, signatures and metadata of a photo set (cached)."""
-    if cache.is_file():
-        with np.load(cache, allow_pickle=False) as stored:
-            data = {"raw": stored["raw"], "signatures": stored["signatures"]}
-        return data | json.loads(cache.with_suffix(".json").read_text())
+    """Raw embeddings, signatures and metadata of a photo set (cached per model)."""
+    fingerprint = embedder.identity.fingerprint
+    described = cache.with_suffix(".json")
+    if cache.is_file() and described.is_file():
+        meta = json.loads(described.read_text())
+        if meta.get("fingerprint") == fingerprint:  # another model's cache is embedded again
+            with np.load(cache, allow_pickle=False) as stored:
+                return {"raw": stored["raw"], "signatures": stored["signatures"]} | meta
     queries = embed_queries(read_catalogue(catalogue_csv), embedder, localise=mode)
     assert queries.signatures is not None and not queries.skipped
     np.savez(cache, raw=queries.raw, signatures=queries.signatures)
-    meta = {"ids": queries.item_ids, "metadata": queries.metadata}
-    cache.with_suffix(".json").write_text(json.dumps(meta))
+    meta = {"fingerprint": fingerprint, "ids": queries.item_ids, "metadata": queries.metadata}
+    described.write_text(json.dumps(meta))
     return {"raw": queries.raw, "signatures": queries.signatures} | meta
 
 
