@@ -131,25 +131,36 @@ def weights_of(scoring: Scoring) -> str:
 
 
 def photo_queries(catalogue, embedder: Embedder, mode: str, cache: Path) -> QuerySet:
-    """Embedded photos (localised as ``mode`` says), cached: localising 400 photos takes minutes."""
+    """Embedded photos (localised as ``mode`` says), cached: localising 400 photos takes minutes.
+
+    A cache written by another model, or without the per-photo kind, is embedded again.
+    """
+    fingerprint = embedder.identity.fingerprint
     if cache.is_file():
         with np.load(cache, allow_pickle=False) as stored:
             raw, sha = stored["raw"], [str(s) for s in stored["sha256"]]
             photo = [bool(p) for p in stored["photo"]] if "photo" in stored.files else None
-        if photo is not None:  # a cache without the per-photo kind is embedded again
+            model = str(stored["model"]) if "model" in stored.files else None
+        if photo is not None and model == fingerprint:
             items = catalogue.items
             return QuerySet(
                 [i.metadata for i in items],
                 sha,
                 raw,
                 [],
-                embedder.identity.fingerprint,
+                fingerprint,
                 [i.item_id for i in items],
                 photo=photo,
             ).with_signatures(embedder)
     queries = embed_queries(catalogue, embedder, localise=mode)
     assert not queries.skipped
-    np.savez(cache, raw=queries.raw, sha256=np.array(queries.sha256), photo=np.array(queries.photo))
+    np.savez(
+        cache,
+        raw=queries.raw,
+        sha256=np.array(queries.sha256),
+        photo=np.array(queries.photo),
+        model=np.array(fingerprint),
+    )
     return queries
 
 
