@@ -34,11 +34,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import numpy as np
-from bench_scoring import PHOTOS, derived_index
-from common import machine_summary, save_json, split_ids
+from bench_scoring import synthetic_gallery
+from common import machine_summary, save_json
 from PIL import Image
 
-from fashion_desktop.core.catalogue import read_catalogue
 from fashion_desktop.core.embedder import Embedder
 from fashion_desktop.core.imaging import load_image
 from fashion_desktop.core.index import EmbeddingIndex
@@ -51,15 +50,24 @@ QUERY_SIDE = 112
 TEMPLATE_SHARES = (0.3, 0.4, 0.5, 0.62, 0.76, 0.92)
 
 
-def own_item_ranks(engine: SearchEngine, photos, scoring) -> np.ndarray:
-    """The 0-based rank of each photo's own item in its ranking (DEPTHS[-1] when absent)."""
-    ranks = []
+def own_item_ranks(engine: SearchEngine, photos) -> tuple[dict[str, np.ndarray], list]:
+    """Each photo's own-item rank (0-based; DEPTHS[-1] when absent) under the product's ranking
+    and the cosine's, and the cosine's hits: every photo embedded once, then ranked again from
+    its vector (:meth:`SearchEngine.search_vector`)."""
+    ranks: dict[str, list[int]] = {"product": [], "cosine": []}
+    cosine_hits = []
     for item in photos.items:
-        (response,) = engine.search_images([load_image(item.image_path)], k=DEPTHS[-1],
-                                           scoring=scoring)  # fmt: skip
-        ids = [hit.item_id for hit in response.hits]
-        ranks.append(ids.index(item.item_id) if item.item_id in ids else DEPTHS[-1])
-    return np.asarray(ranks)
+        (response,) = engine.search_images(
+            [load_image(item.image_path)], k=DEPTHS[-1], scoring=DEFAULT_SCORING
+        )
+        cosine = engine.search_vector(
+            response.vector, k=DEPTHS[-1], scoring=COSINE_ONLY, photo=response.photo
+        )
+        for name, hits in (("product", response.hits), ("cosine", cosine.hits)):
+            ids = [hit.item_id for hit in hits]
+            ranks[name].append(ids.index(item.item_id) if item.item_id in ids else DEPTHS[-1])
+        cosine_hits.append(cosine.hits)
+    return {name: np.asarray(r) for name, r in ranks.items()}, cosine_hits
 
 
 def recall_at(ranks: np.ndarray) -> dict[str, float]:
@@ -117,22 +125,21 @@ class PhotoCorrelator:
         return best
 
 
-def verify(engine: SearchEngine, photos, depth: int) -> dict:
+def verify(photos, cosine_hits: list, depth: int) -> dict:
     """Among photos whose own item is in the cosine's top ``depth``: own item first, by the
     verifier against by the cosine."""
     verified = cosine_first = considered = 0
     seconds = []
-    for item in photos.items:
-        query = load_image(item.image_path)
-        (response,) = engine.search_images([query], k=depth, scoring=COSINE_ONLY)
-        ids = [hit.item_id for hit in response.hits]
+    for item, ranked in zip(photos.items, cosine_hits, strict=True):
+        hits = ranked[:depth]
+        ids = [hit.item_id for hit in hits]
         if item.item_id not in ids:
             continue
         considered += 1
         cosine_first += ids[0] == item.item_id
         t0 = time.perf_counter()
-        correlator = PhotoCorrelator(query.image)
-        scores = [correlator.best(Image.open(hit.image_path)) for hit in response.hits]
+        correlator = PhotoCorrelator(load_image(item.image_path).image)
+        scores = [correlator.best(Image.open(hit.image_path)) for hit in hits]
         seconds.append(time.perf_counter() - t0)
         verified += ids[int(np.argmax(scores))] == item.item_id
     return {
@@ -154,23 +161,16 @@ def main() -> int:
     parser.add_argument("--out", type=Path, default=Path("bench-out/depth/shipped"))
     args = parser.parse_args()
     embedder = Embedder.load(args.weights)
-    photos = read_catalogue(PHOTOS / "queries" / "photos.csv")
-    dev = read_catalogue(PHOTOS / "dev" / "photos.csv")
-    photo_items = [item.item_id for item in (*photos.items, *dev.items)]
-    index = derived_index(
-        args.all_index,
-        split_ids("train") + photo_items,
-        args.all_index.parent / "index-train+photo-items",
-        embedder,
-    )
+    photos, _, index = synthetic_gallery(args.all_index, args.all_index.parent, embedder)
     engine = SearchEngine(EmbeddingIndex.open(index), embedder)
     results: dict = {"machine": machine_summary(), "photos": len(photos.items),
                      "index_items": len(engine.index)}  # fmt: skip
-    for name, scoring in (("product", DEFAULT_SCORING), ("cosine", COSINE_ONLY)):
-        results[name] = recall_at(own_item_ranks(engine, photos, scoring))
+    ranks, cosine_hits = own_item_ranks(engine, photos)
+    for name, found in ranks.items():
+        results[name] = recall_at(found)
         print(name, results[name], flush=True)
     if args.verify:
-        results["verifier"] = verify(engine, photos, args.verify)
+        results["verifier"] = verify(photos, cosine_hits, args.verify)
         print("verifier", results["verifier"], flush=True)
     save_json(results, args.out / "depth.json")
     return 0

@@ -88,6 +88,24 @@ def derived_index(all_index: Path, ids: list[str], out: Path, embedder: Embedder
     return out
 
 
+def synthetic_gallery(all_index: Path, out: Path, embedder: Embedder):
+    """The synthetic photo sets (the 300-photo yardstick and 100 development photos, made if
+    missing) and the index they are searched in: ``train`` plus their items, derived from
+    ``all_index`` into ``out/index-train+photo-items``."""
+    yardstick_dir, dev_photo_dir = PHOTOS / "queries", PHOTOS / "dev"
+    if not (yardstick_dir / "photos.csv").is_file():
+        make_photos(300, 500, 0, yardstick_dir)
+    if not (dev_photo_dir / "photos.csv").is_file():
+        make_photos(100, 800, 1, dev_photo_dir)
+    yardstick = read_catalogue(yardstick_dir / "photos.csv")
+    dev_photos = read_catalogue(dev_photo_dir / "photos.csv")
+    photo_items = [i.item_id for i in (*yardstick.items, *dev_photos.items)]
+    index = derived_index(
+        all_index, split_ids("train") + photo_items, out / "index-train+photo-items", embedder
+    )
+    return yardstick, dev_photos, index
+
+
 def stored_queries(all_index: EmbeddingIndex, ids: list[str], embedder: Embedder) -> QuerySet:
     """Catalogue-style queries from the stored embeddings of catalogue items ``ids``."""
     rows = [all_index.row_of(item_id) for item_id in ids]
@@ -219,22 +237,10 @@ def main() -> int:
         print(f"test {name:<40} {scores}", flush=True)
 
     if not args.skip_photos:
-        yardstick_dir, dev_photo_dir = PHOTOS / "queries", PHOTOS / "dev"
-        if not (yardstick_dir / "photos.csv").is_file():
-            make_photos(300, 500, 0, yardstick_dir)
-        if not (dev_photo_dir / "photos.csv").is_file():
-            make_photos(100, 800, 1, dev_photo_dir)
-        yardstick = read_catalogue(yardstick_dir / "photos.csv")
-        dev_photos = read_catalogue(dev_photo_dir / "photos.csv")
-        photo_items = [i.item_id for i in yardstick.items] + [i.item_id for i in dev_photos.items]
-        photo_index = EmbeddingIndex.open(
-            derived_index(
-                args.all_index,
-                split_ids("train") + photo_items,
-                args.out / "index-train+photo-items",
-                embedder,
-            )
+        yardstick, dev_photos, photo_index_dir = synthetic_gallery(
+            args.all_index, args.out, embedder
         )
+        photo_index = EmbeddingIndex.open(photo_index_dir)
         embedded = {}
         for name, catalogue in (("dev", dev_photos), ("yardstick", yardstick)):
             for mode in ("never", "auto"):
