@@ -341,3 +341,54 @@ def test_the_anchor_keeps_embeddings_near_the_starting_model() -> None:
     free, anchored = outcome["drift"]["0.0"], outcome["drift"]["100.0"]
     assert free > 1e-4  # the fine-tune does move the embeddings...
     assert anchored < 0.5 * free, outcome  # ...and the anchor holds them back
+
+
+CONSISTENCY_SCRIPT = r"""
+from fashion_desktop.core.training.photo_data import caffe
+
+# Plain-coloured items, and as their simulated photos the same items under a strong colour cast
+# (red and blue swapped, darker): the heads read the two differently before training.
+rng = np.random.default_rng(1)
+shades = np.array([(200, 30, 30), (30, 200, 30), (30, 30, 200), (220, 220, 40)], np.float32)
+noise = rng.normal(0, 12, (4, 224, 224, 3))
+item_pixels = np.clip(shades[:, None, None, :] + noise, 0, 255).astype(np.uint8)
+cat = DomainData([str(i) for i in range(4)], item_pixels, labels)
+bank = (np.arange(4), (item_pixels[..., ::-1] * 0.7).astype(np.uint8))
+
+
+def divergence(backbone, trained_heads):
+    # Mean KL between the heads' reading of each bank photo and of its item's image.
+    def read(images):
+        z = np.asarray(backbone(np.asarray(caffe(images.astype(np.float32))), training=False))
+        return trained_heads.probabilities(z)
+
+    items, photos = read(item_pixels[bank[0]]), read(bank[1])
+    return float(np.mean([
+        np.sum(items[n] * (np.log(items[n] + 1e-9) - np.log(photos[n] + 1e-9)), axis=1).mean()
+        for n in HEADS
+    ]))
+
+
+out = {}
+for weight in (0.0, 5.0):
+    config = MixedTrainingConfig(
+        steps=8, catalogue_batch=2, frozen_stages=4, warmup_steps=1, learning_rate=1e-4,
+        instance_views=4, instance_weight=0.0, instance_head_weight=0.0,
+        instance_consistency_weight=weight,
+    )
+    backbone = build_backbone(bundled_weights_path(), config.frozen_stages)
+    new_heads, result = train_mixed(backbone, heads, cat, photo, config, instance_bank=bank,
+                                    log=lambda message: None)
+    out[str(weight)] = {"divergence": divergence(backbone, new_heads),
+                        "logged": "instance_consistency_loss" in result.history[-1]}
+print(json.dumps(out))
+"""
+
+
+@pytest.mark.model
+def test_the_consistency_term_makes_the_heads_read_a_photo_as_its_item() -> None:
+    """``instance_consistency_weight`` pulls the heads' distributions on a simulated photo
+    toward those on its item's image (the signatures the label-aware ranking compares)."""
+    outcome = _train_in_jax(CONSISTENCY_SCRIPT)
+    assert outcome["0.0"]["logged"] is False and outcome["5.0"]["logged"] is True
+    assert outcome["5.0"]["divergence"] < 0.8 * outcome["0.0"]["divergence"], outcome

@@ -170,6 +170,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "only the pairing with their items; default %(default)g)",
     )
     parser.add_argument(
+        "--instance-consistency-weight",
+        type=float,
+        default=_photos("instance_consistency_weight"),
+        help="with --photos: weight of a term making the heads read each simulated photo as "
+        "they read its item, the label agreement the search ranks by (default %(default)g)",
+    )
+    parser.add_argument(
         "--anchor-weight",
         type=float,
         default=_photos("anchor_weight"),
@@ -284,6 +291,7 @@ def mixed_training_config(args: argparse.Namespace) -> MixedTrainingConfig:
         instance_views=round(args.photo_views * catalogue_batch),
         instance_weight=args.instance_weight,
         instance_head_weight=args.instance_head_weight,
+        instance_consistency_weight=args.instance_consistency_weight,
         anchor_weight=args.anchor_weight,
         seed=_or_default(args.seed, _photos("seed")),
     )

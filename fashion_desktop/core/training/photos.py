@@ -109,6 +109,10 @@ class MixedTrainingConfig:
     instance_weight: float = 0.5
     #: weight of the heads' cross-entropy on the simulated photos (their items' labels)
     instance_head_weight: float = 1.0
+    #: weight of a term making the heads read a simulated photo as they read its item (the
+    #: item's class distributions, held fixed, as soft targets): the label signatures the
+    #: ranking compares agree for a photo of a catalogue item and the item
+    instance_consistency_weight: float = 0.0
     #: simulated photos made before training (each step samples from them)
     instance_bank: int = 4096
     #: weight of the anchor to the starting model's embeddings of catalogue items and photos
@@ -122,6 +126,13 @@ class MixedTrainingConfig:
 
 
 # ---------------------------------------------------------------------------------- losses
+def _soft_cross_entropy(logits, targets):
+    """Mean cross-entropy of ``logits`` against target distributions (rows summing to 1)."""
+    import jax
+
+    return -(targets * jax.nn.log_softmax(logits)).sum(axis=1).mean()
+
+
 def _masked_cross_entropy(logits, labels):
     import jax
     import jax.numpy as jnp
@@ -420,6 +431,16 @@ def train_mixed(
                     logits_of(params, z_simulated, name), cat_labels[name][instance_rows]
                 )
             same = _instance_loss(simulated_unit, clean_unit, config.temperature)
+            if config.instance_consistency_weight:
+                z_clean = z[start : start + views]
+                agree = 0.0
+                for name in HEADS:
+                    agree = agree + _soft_cross_entropy(
+                        logits_of(params, z_simulated, name),
+                        jax.lax.stop_gradient(jax.nn.softmax(logits_of(params, z_clean, name))),
+                    )
+                metrics["instance_consistency_loss"] = agree
+                total = total + config.instance_consistency_weight * agree
             metrics["instance_head_loss"] = seen
             metrics["instance_loss"] = same
             metrics["instance_acc"] = jnp.mean(
