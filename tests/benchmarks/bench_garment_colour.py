@@ -36,7 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import numpy as np
-from bench_real_photos import FIELDS, scores, write_val_photos
+from bench_real_photos import FIELDS, scores, write_real_photos
 from bench_scoring import derived_index, latency
 from common import SHARED, machine_summary, save_json, split_ids
 
@@ -145,7 +145,7 @@ def main() -> int:
     index = EmbeddingIndex.open(
         derived_index(args.all_index, ids, args.out / "all-index", embedder)
     )
-    photos = read_catalogue(write_val_photos(args.out / "val-photos.csv"))
+    photos = read_catalogue(write_real_photos(args.out / "val-photos.csv"))
     results["real"] = {}
     for mode in ("never", "auto"):
         queries = embed_queries(photos, embedder, localise=mode)

@@ -18,8 +18,8 @@ L2 pull toward the starting heads. Reported before and after: each head's top-1 
 R@5 against ``GALLERY`` (``bench_scoring.py``'s ``train`` + photo-items index) with the product's
 weights, the heads alone (no measured garment colour: a comparison between heads), and what that
 R@5 would be if some heads read every photo exactly as its own item (an upper bound: how much of
-the ranking's loss each head's misreading costs). Photos are
-embedded whole, as the product searches them, once per model (cached under OUT).
+the ranking's loss each head's misreading costs). Photos are embedded whole, as the product
+searches them, once per model (``bench_photo_ranking.embedded``'s cache under OUT).
 """
 
 from __future__ import annotations
@@ -37,11 +37,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import numpy as np
+from bench_photo_ranking import embedded
+from bench_real_photos import write_real_photos
 from common import SHARED, machine_summary, save_json
 
-from fashion_desktop.core.catalogue import read_catalogue
 from fashion_desktop.core.embedder import Embedder
-from fashion_desktop.core.evaluation import embed_queries
 from fashion_desktop.core.heads import ClassifierHead, ClassifierHeads
 from fashion_desktop.core.index import EmbeddingIndex, search_vectors_for
 from fashion_desktop.core.probability import softmax
@@ -51,43 +51,16 @@ from fashion_desktop.core.scoring import (
     label_agreement,
     label_signatures,
 )
+from fashion_desktop.core.training.config import LabelSpace
+from fashion_desktop.core.training.data import class_weight_vector
 
-REAL = SHARED / "real" / "clothing-dataset"
 YARDSTICK = Path("bench-out/photos/queries/photos.csv")
-OTHER = "other"
 
 
-def embedded(catalogue_csv: Path, embedder: Embedder, cache: Path) -> tuple[np.ndarray, list]:
-    """Whole-photo raw embeddings and item ids of a photo CSV, cached per model."""
-    fingerprint = embedder.identity.fingerprint
-    if cache.is_file():
-        with np.load(cache, allow_pickle=False) as stored:
-            if str(stored["model"]) == fingerprint:
-                return stored["raw"], [str(i) for i in stored["ids"]]
-    queries = embed_queries(read_catalogue(catalogue_csv), embedder, localise="never")
-    assert not queries.skipped
-    np.savez(cache, raw=queries.raw, ids=np.array(queries.item_ids), model=np.array(fingerprint))
-    return queries.raw, list(queries.item_ids)
-
-
-def real_train_csv(path: Path) -> Path:
-    """The real ``train`` photos as a photo CSV with their shared labels."""
-    with (REAL / "labels.csv").open(encoding="utf-8") as handle:
-        rows = [row for row in csv.DictReader(handle) if row["split"] == "train"]
-    with path.open("w", encoding="utf-8", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=["image", "id", "articleType"])
-        writer.writeheader()
-        for row in rows:
-            image = str((REAL / "images" / f"{row['id']}.jpg").resolve())
-            writer.writerow({"image": image, "id": row["id"], "articleType": row["articleType"]})
-    return path
-
-
-def encode(values: list[str], classes: tuple[str, ...]) -> np.ndarray:
-    """Class indices (-1: unlabelled; a class the head lacks counts as ``other`` if it has one)."""
-    index = {c: k for k, c in enumerate(classes)}
-    other = index.get(OTHER, -1)
-    return np.array([index.get(v, other) if v else -1 for v in values])
+def labels_of(head: ClassifierHead, rows: list[dict[str, str]]) -> np.ndarray:
+    """Class indices of ``rows``' values for ``head`` (-1: unlabelled), as training encodes them."""
+    space = LabelSpace(head.name, list(head.classes))
+    return np.array([space.encode(row.get(head.name, "")) for row in rows])
 
 
 def accuracy(head: ClassifierHead, x: np.ndarray, y: np.ndarray) -> float:
@@ -100,11 +73,7 @@ def refit(
     head: ClassifierHead, sets: list[tuple[np.ndarray, np.ndarray]], steps: int, decay: float
 ) -> ClassifierHead:
     """Full-batch Adam on Σ_set mean class-weighted cross-entropy + decay/2 × ‖W − W₀‖²."""
-    n_classes = len(head.classes)
-    y_catalogue = sets[0][1]
-    counts = np.bincount(y_catalogue[y_catalogue >= 0], minlength=n_classes).astype(np.float32)
-    weights = np.sqrt(counts.sum() / (n_classes * np.maximum(counts, 1.0)))
-    weights /= (weights * counts).sum() / counts.sum()
+    weights = class_weight_vector(sets[0][1], len(head.classes), "sqrt")  # the catalogue's
     start = (head.kernel.copy(), head.bias.copy())
     params = [p.copy() for p in start]
     moments = [[np.zeros_like(p), np.zeros_like(p)] for p in params]
@@ -187,36 +156,33 @@ def main() -> int:
     raw = np.asarray(index.raw_embeddings(), np.float32)
     rows = {s: [r for r, i in enumerate(item_ids) if split.get(i) == s] for s in ("train", "val")}
     catalogue = {s: (raw[r], [styles[item_ids[k]] for k in r]) for s, r in rows.items()}
+    # Whole photos, as the product searches them; each set's CSV carries its labels.
     views = []
     for k, path in enumerate(args.views):
-        x, ids = embedded(path, embedder, args.out / f"views-{k}.npz")
-        views.append((x, [styles[i] for i in ids]))
-    real_x, real_ids = embedded(
-        real_train_csv(args.out / "real-train.csv"), embedder, args.out / "real-train.npz"
-    )
-    with (REAL / "labels.csv").open(encoding="utf-8") as handle:
-        real_labels = {row["id"]: row for row in csv.DictReader(handle)}
-    real = (real_x, [real_labels[i] for i in real_ids])
+        shot = embedded(path, embedder, "never", args.out / f"views-{k}.npz")
+        views.append((shot["raw"], shot["metadata"]))
+    real_csv = write_real_photos(args.out / "real-train.csv", split="train")
+    shot = embedded(real_csv, embedder, "never", args.out / "real-train.npz")
+    real = (shot["raw"], shot["metadata"])
     fitted_views = (
         np.concatenate([x for x, _ in views[:-1]]),
         [label for _, labels in views[:-1] for label in labels],
     )
-    photo_raw, photo_ids = embedded(YARDSTICK, embedder, args.out / "yardstick.npz")
+    shot = embedded(YARDSTICK, embedder, "never", args.out / "yardstick.npz")
+    photo_raw, photo_ids = shot["raw"], shot["ids"]
 
     def evaluate(heads: ClassifierHeads) -> dict:
         out = yardstick(heads, gallery, photo_raw, photo_ids)
         for head in heads.heads.values():
             for name, (x, labels) in (("catalogue val", catalogue["val"]), ("views", views[-1])):
-                y = encode([label.get(head.name, "") for label in labels], head.classes)
-                out[f"{head.name} top-1, {name}"] = accuracy(head, x, y)
+                out[f"{head.name} top-1, {name}"] = accuracy(head, x, labels_of(head, labels))
         return out
 
     started = time.perf_counter()
     refitted = []
     for head in embedder.heads.heads.values():
         sets = [
-            (x, encode([label.get(head.name, "") for label in labels], head.classes))
-            for x, labels in (catalogue["train"], fitted_views, real)
+            (x, labels_of(head, labels)) for x, labels in (catalogue["train"], fitted_views, real)
         ]
         refitted.append(refit(head, sets, args.steps, args.decay))
     new_heads = ClassifierHeads(refitted)
@@ -228,7 +194,7 @@ def main() -> int:
             "catalogue train": len(rows["train"]),
             "views fitted": len(fitted_views[1]),
             "views held out": len(views[-1][1]),
-            "real train photos": len(real_ids),
+            "real train photos": len(real[1]),
         },
         "fit seconds": round(time.perf_counter() - started, 1),
         "model's heads": evaluate(embedder.heads),

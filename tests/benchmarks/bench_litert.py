@@ -282,7 +282,7 @@ def main() -> int:
 def quality_section(args: argparse.Namespace, result: dict, val: list[str]) -> int:
     import csv
 
-    from bench_real_photos import write_val_photos
+    from bench_real_photos import write_real_photos
 
     from fashion_desktop.resources import bundled_model_path
 
@@ -305,7 +305,7 @@ def quality_section(args: argparse.Namespace, result: dict, val: list[str]) -> i
         split_ids("train", args.index_items) + photo_ids, args.out / "index-items.csv"
     )
     queries_csv = write_subset_catalogue(val[: args.queries], args.out / "queries.csv")
-    real_csv = write_val_photos(args.out / "val-photos.csv")
+    real_csv = write_real_photos(args.out / "val-photos.csv")
     result["quality"] = {}
     models = [("litert-float32", str(args.float or bundled_model_path()))]
     models += [(f"litert-int8 {f.name}", str(f)) for f in args.int8]

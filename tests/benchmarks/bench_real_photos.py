@@ -43,12 +43,13 @@ LABELS = Path(__file__).resolve().parent / "data" / "real_val_colour_gender.csv"
 FIELDS = ("masterCategory", "subCategory", "articleType", "baseColour", "gender")
 
 
-def write_val_photos(path: Path) -> Path:
-    """The ``val`` photos as a labelled photo CSV: shared labels plus the colour/gender labels."""
+def write_real_photos(path: Path, split: str = "val") -> Path:
+    """The ``split`` photos as a labelled photo CSV: shared labels plus the colour/gender labels
+    (made for ``val`` photos only; empty for the others)."""
     with LABELS.open(encoding="utf-8") as handle:
         looked = {row["id"]: row for row in csv.DictReader(handle)}
     with (REAL / "labels.csv").open(encoding="utf-8") as handle:
-        rows = [row for row in csv.DictReader(handle) if row["split"] == "val"]
+        rows = [row for row in csv.DictReader(handle) if row["split"] == split]
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", encoding="utf-8", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=["image", "id", "label", *FIELDS])
@@ -110,7 +111,7 @@ def main() -> int:
     everything.check_model(embedder.identity)
     ids = split_ids("train") + split_ids("val")
     index = EmbeddingIndex.open(derived_index(args.all_index, ids, args.out / "index", embedder))
-    photos = read_catalogue(write_val_photos(args.out / "val-photos.csv"))
+    photos = read_catalogue(write_real_photos(args.out / "val-photos.csv"))
     results: dict = {
         "machine": machine_summary(),
         "model": embedder.identity.to_json(),
