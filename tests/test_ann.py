@@ -37,13 +37,17 @@ SMALL = 40
 LARGE = 1500
 
 
-def clustered_embeddings(count: int, clusters: int = 30, seed: int = 0) -> np.ndarray:
-    """Items around ``clusters`` centres, as catalogue embeddings are (many look alike)."""
+def clustered_catalogue(
+    count: int, clusters: int = 30, seed: int = 0
+) -> tuple[np.ndarray, list[dict[str, str]]]:
+    """Items around ``clusters`` centres, as catalogue embeddings are (many look alike), each
+    with its cluster's catalogue labels (items that look alike share them)."""
     rng = np.random.default_rng(seed)
     centres = rng.standard_normal((clusters, 48)) * 3
-    return (centres[rng.integers(clusters, size=count)] + rng.standard_normal((count, 48))).astype(
-        np.float32
-    )
+    cluster = rng.integers(clusters, size=count)
+    embeddings = (centres[cluster] + rng.standard_normal((count, 48))).astype(np.float32)
+    metadata = [item_metadata(int(c)) | {"id": str(1000 + n)} for n, c in enumerate(cluster)]
+    return embeddings, metadata
 
 
 def rows_of(hits: list[tuple[int, float]]) -> list[int]:
@@ -70,8 +74,7 @@ def small_ann_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def large_ann_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """1,500 clustered items with signatures and the default ANN settings of their size."""
     root = tmp_path_factory.mktemp("large-ann")
-    metadata = [item_metadata(i) for i in range(LARGE)]
-    embeddings = clustered_embeddings(LARGE)
+    embeddings, metadata = clustered_catalogue(LARGE)
     return write_toy_index(
         root / "index", embeddings, metadata, heads=toy_heads(2), ann="on", dim=32
     )
@@ -159,10 +162,10 @@ def test_every_item_a_candidate_gives_exactly_the_exact_results(small_ann: Embed
 
 def test_exhaustive_probes_and_pool_equal_exact_on_a_larger_index(tmp_path: Path) -> None:
     settings = AnnSettings(16, 8, 8, probes=16, candidates=LARGE, label_candidates=LARGE)
-    metadata = [item_metadata(i) for i in range(LARGE)]
+    embeddings, metadata = clustered_catalogue(LARGE, seed=5)
     path = write_toy_index(
         tmp_path / "index",
-        clustered_embeddings(LARGE, seed=5),
+        embeddings,
         metadata,
         heads=toy_heads(3),
         ann="on",

@@ -673,8 +673,8 @@ def test_demo_index_finds_its_catalogue_when_moved(tmp_path: Path) -> None:
 
 @pytest.mark.model
 def test_search_localises_photos_and_ranks_with_labels(capsys, cached_model_loading, tmp_path):
-    """The bundled model and demo index: a photo is searched whole unless --localise auto finds
-    its garment box; ranking options apply."""
+    """The bundled model and demo index: a photo is searched on the garment box the model finds
+    (whole with --localise never), a product shot whole; ranking options apply."""
     import numpy as np
 
     from fashion_desktop.core.photosim import simulate_photo
@@ -692,10 +692,10 @@ def test_search_localises_photos_and_ranks_with_labels(capsys, cached_model_load
         return json_lines(stdout)
 
     shot, picture = search()
-    assert "garment_box" not in shot and "garment_box" not in picture
+    assert "garment_box" not in shot and len(picture["garment_box"]) == 4
     assert (shot["query_kind"], picture["query_kind"]) == ("product shot", "photo")
-    _, found = search("--localise", "auto")
-    assert len(found["garment_box"]) == 4
+    _, whole = search("--localise", "never")
+    assert "garment_box" not in whole
     # Photos are ranked with the label weights too (measured on real photos, BENCHMARKS.md).
     assert "articleType" in picture["scoring"] and "baseColour" in picture["scoring"]
     assert "articleType" in shot["scoring"] and "baseColour" in shot["scoring"]

@@ -51,7 +51,14 @@ from fashion_desktop.core.index import (
     normalise,
     search_vectors_for,
 )
-from fashion_desktop.core.scoring import COSINE_ONLY, Scoring, SignatureLayout, label_signatures
+from fashion_desktop.core.scoring import (
+    CATALOGUE_LABEL_SHARE,
+    COSINE_ONLY,
+    Scoring,
+    SignatureLayout,
+    item_signatures,
+    label_signatures,
+)
 from fashion_desktop.core.search import ModelNotReadyError, SearchEngine
 
 COUNT = 20
@@ -420,10 +427,19 @@ def test_index_with_heads_stores_each_items_label_signature(tmp_path: Path) -> N
     try:
         assert index.signature_layout == layout
         assert index.manifest["signatures"] == layout.to_json()
+        assert index.manifest["signature_label_share"] == CATALOGUE_LABEL_SHARE
         assert index.signatures.shape == (COUNT, layout.width) == (COUNT, 4 + 5 + 2)
-        expected = label_signatures(heads, raw.astype(np.float16).astype(np.float32), layout)
+        read = raw.astype(np.float16).astype(np.float32)
+        expected = item_signatures(heads, read, layout, METADATA)
         np.testing.assert_allclose(index.signature(7), expected[7], atol=1e-6)
         np.testing.assert_allclose(index.signatures, expected, atol=1e-6)
+        # each head's share leans on the item's catalogue label
+        colours = layout.slices()["baseColour"]
+        named = dict(layout.heads)["baseColour"]
+        for row, item in enumerate(METADATA):
+            assert index.signatures[row, colours][named.index(item["baseColour"])] >= (
+                CATALOGUE_LABEL_SHARE
+            )
     finally:
         index.close()
 

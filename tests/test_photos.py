@@ -314,8 +314,9 @@ def test_embed_queries_localises_photos_only_in_auto_mode(random_embedder, tmp_p
     assert auto.item_ids == ["1000", "1001", "p"] and auto.raw.shape == (3, 2048)
     always = embed_queries(photos, embedder, localise="always")
     assert all(box is not None for box in always.boxes)
-    # the search's default: photos whole (BENCHMARKS.md: the whole photo ranks real photos best)
-    assert embed_queries(photos, embedder).boxes == [None, None, None]
+    # the search's default is auto: photos on their garment's box, product shots whole
+    assert embed_queries(photos, embedder).boxes == auto.boxes
+    assert embed_queries(photos, embedder, localise="never").boxes == [None, None, None]
     plain = embed_queries(photos, embedder, localise="never")
     assert plain.boxes == [None] * 3
     assert np.allclose(plain.raw[2], auto.raw[2], rtol=1e-3, atol=1e-4)
@@ -367,10 +368,10 @@ def test_engine_localises_photos_when_asked_and_a_crop_overrides(
 
     photo = image_from_pil(simulate_photo(product_on_white(), np.random.default_rng(3)).image, "p")
     shot = image_from_pil(product_on_white(), "shot")
-    default = SearchEngine(tiny_index, embedder_with_heads(random_embedder))
-    (whole,) = default.search_images([photo])  # by default a photo is searched whole
+    whole_photos = SearchEngine(tiny_index, embedder_with_heads(random_embedder), localise="never")
+    (whole,) = whole_photos.search_images([photo])
     assert whole.found_box is None and "localise" not in whole.timings_ms and whole.photo
-    engine = SearchEngine(tiny_index, embedder_with_heads(random_embedder), localise="auto")
+    engine = SearchEngine(tiny_index, embedder_with_heads(random_embedder))  # default: auto
     (found,) = engine.search_images([photo])
     assert found.found_box is not None and "localise" in found.timings_ms
     assert found.to_json()["garment_box"] == [round(v, 4) for v in found.found_box.as_tuple()]

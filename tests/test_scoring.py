@@ -26,8 +26,10 @@ from fashion_desktop.core.scoring import (
     Scoring,
     SignatureLayout,
     describe_weights,
+    item_signatures,
     label_agreement,
     label_signatures,
+    tempered,
 )
 
 IDENTITY = ModelIdentity(fingerprint="f" * 64, source="test", preprocessing="test-preprocessing")
@@ -49,7 +51,7 @@ def toy_heads() -> ClassifierHeads:
 
 def raw(*components: tuple[int, float]) -> np.ndarray:
     vector = np.zeros(EMBEDDING_DIM, np.float32)
-    vector[10] = 10.0  # the shared "shape" every item has
+    vector[10] = 0.4  # the shared "shape" every item has (cosines stay below near-duplicates)
     for dim, value in components:
         vector[dim] += value
     return vector
@@ -59,7 +61,7 @@ def raw(*components: tuple[int, float]) -> np.ndarray:
 QUERY = raw((0, 0.2), (2, 0.2))
 ITEMS = {
     "blue": raw((1, 0.2), (2, 0.2)),
-    "red": raw((0, 0.2), (2, 0.2), (11, 1.0)),
+    "red": raw((0, 0.2), (2, 0.2), (11, 0.37)),
 }
 
 
@@ -118,6 +120,67 @@ def test_signatures_are_probabilities_and_agree_as_the_chance_of_one_class() -> 
     assert uncertain[0] @ uncertain[0] == pytest.approx(0.5, abs=1e-3)  # 50/50 agrees half the time
     assert colour[0] @ colour[2] == pytest.approx(1.0, abs=1e-3)  # red vs red
     assert colour[0] @ colour[1] == pytest.approx(0.0, abs=0.01)  # red vs blue
+
+
+def test_item_signatures_lean_on_the_catalogues_own_labels() -> None:
+    heads = toy_heads()
+    layout = SignatureLayout.from_heads(heads)
+    colours = layout.slices()[COLOUR_HEAD]
+    red_tshirts = np.stack([ITEMS["red"]] * 5)  # the heads read all five as red T-shirts
+    metadata = [
+        {"baseColour": "Blue", "articleType": "Jeans"},  # the catalogue says otherwise
+        {"baseColour": "Teal"},  # a colour the heads do not know: their reading stands
+        {"baseColour": "other"},  # merged rare classes are no label to trust
+        {},
+        {"baseColour": "Red"},
+    ]
+    read = label_signatures(heads, red_tshirts, layout)
+    signatures = item_signatures(heads, red_tshirts, layout, metadata, label_share=0.8)
+    assert np.allclose(signatures[:, colours].sum(axis=1), 1.0, atol=1e-5)
+    assert signatures[0, colours] == pytest.approx(0.2 * read[0, colours] + [0.0, 0.8], abs=1e-5)
+    assert signatures[0, layout.slices()["articleType"]][1] >= 0.8  # Jeans
+    np.testing.assert_allclose(signatures[1:4], read[1:4], atol=1e-6)
+    assert signatures[4, colours][0] == pytest.approx(1.0, abs=1e-3)
+    np.testing.assert_allclose(
+        item_signatures(heads, red_tshirts, layout, metadata, label_share=0.0), read
+    )
+
+
+def test_a_photos_class_distributions_are_tempered_before_agreement() -> None:
+    layout = SignatureLayout.from_heads(toy_heads())  # articleType [0:2], baseColour [2:4]
+    sure = np.array([[0.9, 0.1, 0.8, 0.2]], np.float32)
+    flat = tempered(sure, layout, 2.0)
+    assert flat[0, :2] == pytest.approx([0.75, 0.25])  # sqrt(0.9) : sqrt(0.1)
+    assert flat[0, 2:] == pytest.approx([2 / 3, 1 / 3])
+    np.testing.assert_array_equal(tempered(sure, layout, 1.0), sure)
+    scoring = Scoring({COLOUR_HEAD: 1.0}, photo_weights={COLOUR_HEAD: 1.0}, photo_temperature=2.0)
+    np.testing.assert_allclose(scoring.query_signatures(True, sure, layout), flat)
+    np.testing.assert_array_equal(scoring.query_signatures(False, sure, layout), sure)
+    item = np.array([[0.0, 1.0, 0.0, 1.0]], np.float32)  # the query's runner-up classes
+    assert (
+        label_agreement(flat, item, layout, {COLOUR_HEAD: 1.0})[0, 0]
+        > label_agreement(sure, item, layout, {COLOUR_HEAD: 1.0})[0, 0]
+    )
+
+
+def test_a_near_duplicate_keeps_its_agreement_whatever_its_catalogue_label_says() -> None:
+    layout = SignatureLayout.from_heads(toy_heads())  # articleType [0:2], baseColour [2:4]
+    query = np.array([[1.0, 0.0, 1.0, 0.0]], np.float32)  # read as a red T-shirt
+    items = np.array(
+        [
+            [1.0, 0.0, 0.0, 1.0],  # a copy of the query's picture, labelled blue by the catalogue
+            [1.0, 0.0, 1.0, 0.0],  # another red T-shirt
+        ],
+        np.float32,
+    )
+    weights = {COLOUR_HEAD: 2.0}
+    cosines = np.array([[0.995, 0.90]], np.float32)
+    plain = cosines + label_agreement(query, items, layout, weights)
+    assert plain[0].argmax() == 1  # the labels alone would put the other T-shirt first
+    guarded = cosines + label_agreement(query, items, layout, weights, cosines)
+    assert guarded[0].argmax() == 0 and guarded[0, 0] == pytest.approx(2.995)
+    halfway = label_agreement(query, items, layout, weights, np.array([[0.965, 0.0]]))
+    assert halfway[0, 0] == pytest.approx(1.0)  # half-way up the ramp: half the weight
 
 
 def test_label_agreement_is_relative_to_the_query_and_capped_per_head() -> None:

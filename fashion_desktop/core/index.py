@@ -51,10 +51,11 @@ from fashion_desktop.core.errors import InvalidIndexError
 from fashion_desktop.core.filters import Filters
 from fashion_desktop.core.heads import ClassifierHeads
 from fashion_desktop.core.scoring import (
+    CATALOGUE_LABEL_SHARE,
     DEFAULT_SCORING,
     SignatureLayout,
+    item_signatures,
     label_agreement,
-    label_signatures,
 )
 
 FORMAT_VERSION = 1
@@ -197,7 +198,9 @@ def write_index(
     signatures = None
     if heads is not None:
         layout = SignatureLayout.from_heads(heads)
-        signatures = label_signatures(heads, raw16.astype(np.float32), layout)
+        signatures = item_signatures(
+            heads, raw16.astype(np.float32), layout, [r.metadata for r in records]
+        )
         np.save(directory / SIGNATURES_FILE, np.ascontiguousarray(signatures))
     root = catalogue_root.resolve()
     _write_items(directory / ITEMS_FILE, records, root, fields)
@@ -213,6 +216,7 @@ def write_index(
         "vector_dim": int(vectors.shape[1]),
         "projection": "pca" if projection else None,
         "signatures": layout.to_json() if layout is not None else None,
+        "signature_label_share": CATALOGUE_LABEL_SHARE if layout is not None else None,
         "count": len(records),
         "fields": list(fields),
         "catalogue": {
@@ -780,7 +784,7 @@ class EmbeddingIndex:
         for start in range(0, len(queries), chunk):
             scores = queries[start : start + chunk] @ matrix.T
             if signatures is not None:
-                scores += self._label_agreement(signatures[start : start + chunk], weights)
+                scores += self._label_agreement(signatures[start : start + chunk], weights, scores)
             if blocked is not None:
                 scores[:, blocked] = -np.inf
             for offset, row_scores in enumerate(scores):
@@ -866,7 +870,9 @@ class EmbeddingIndex:
             return []
         scores = (query @ np.asarray(self.vectors[rows]).T)[0]
         if signatures is not None:
-            scores += self._label_agreement(signatures[position : position + 1], weights, rows)[0]
+            scores += self._label_agreement(
+                signatures[position : position + 1], weights, scores[None], rows
+            )[0]
         return [(int(rows[r]), score) for r, score in _top_k(scores, k)]
 
     def _checked_signatures(self, signatures: np.ndarray | None, count: int) -> np.ndarray | None:
@@ -878,12 +884,17 @@ class EmbeddingIndex:
         return signatures
 
     def _label_agreement(
-        self, queries: np.ndarray, weights: Mapping[str, float], rows: np.ndarray | None = None
+        self,
+        queries: np.ndarray,
+        weights: Mapping[str, float],
+        cosines: np.ndarray,
+        rows: np.ndarray | None = None,
     ) -> np.ndarray:
-        """:func:`label_agreement` of ``queries`` with every item, or only with ``rows``."""
+        """:func:`label_agreement` of ``queries`` with every item, or only with ``rows``, with
+        their ``cosines`` for the near-duplicate guard."""
         assert self.signatures is not None and self.signature_layout is not None
         stored = np.asarray(self.signatures if rows is None else self.signatures[rows])
-        return label_agreement(queries, stored, self.signature_layout, weights)
+        return label_agreement(queries, stored, self.signature_layout, weights, cosines)
 
     def signature(self, row: int) -> np.ndarray | None:
         """An item's stored label signature (None when the index has none)."""

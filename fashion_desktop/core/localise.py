@@ -163,11 +163,11 @@ class LocalisationError(FashionDesktopError):
 
 #: When to localise: ``auto`` only for images that are not a product shot.
 LOCALISE_MODES = ("auto", "always", "never")
-#: Photos are searched whole unless asked: on the real ``val`` photos the whole photo ranked
-#: better than the CAM box in every field (sub-category 0.810 against 0.787) and is ~100 ms
-#: faster (BENCHMARKS.md, "Garment colour measured on the photo's pixels"); the window's "Find
-#: garment" and ``--localise auto`` search the box.
-DEFAULT_LOCALISE = "never"
+#: Photos are searched on their garment's CAM box (product shots whole): with the catalogue's
+#: labels in the items' signatures and the photos' tempered ranking, the box found a synthetic
+#: photo's own item more often at every real-photo goal (BENCHMARKS.md, "The catalogue's own
+#: labels"); ``--localise never`` (and the window's Whole image) searches the whole photo.
+DEFAULT_LOCALISE = "auto"
 
 
 def should_localise(mode: str, product_shot: bool) -> bool:

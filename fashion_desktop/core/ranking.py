@@ -77,7 +77,11 @@ def rank(
             k,
             filters=filters,
             exclude_rows=None if exclude_rows is None else [exclude_rows[n] for n in members],
-            signatures=signatures[members] if weights and signatures is not None else None,
+            signatures=(
+                scoring.query_signatures(kind, signatures[members], signature_layout)
+                if weights and signatures is not None and signature_layout is not None
+                else None
+            ),
             head_weights=weights,
         )
         scale = 1.0 + sum(weights.values())

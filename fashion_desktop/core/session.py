@@ -144,8 +144,9 @@ class QuerySession(Generic[Source]):
         return ImageSearch(active.sources, self.filters, crop, self.match_colour, active.localise)
 
     def find_garment(self) -> ImageSearch[Source] | None:
-        """The user asked for the garment to be found in the photo and searched alone (the
-        whole photo is searched otherwise: it ranks real photos best, BENCHMARKS.md)."""
+        """The user asked for the garment to be found and searched alone, whatever the image's
+        kind (the search already does so for photos; a product shot is searched whole
+        otherwise)."""
         active = self.active
         if not self.can_crop or active is None:
             return None

@@ -22,9 +22,15 @@ catalogue), and scores every photo ranking below on the same embeddings:
 * *cosine slots*: the cosine's first ``m`` results, then the label-aware ranking's;
 * a *temperature* on the query's class distributions (each head's raised to ``1 / T``): a
   photo the heads are unsure of lets items of its runner-up classes agree too;
-* lighter label weights (the product's divided by 2, 3 and 5), plain and with a temperature.
+* lighter label weights (the product's divided by 2, 3 and 5), plain and with a temperature;
+* light photo weights (type 0.25-1 / colour 0.5-2 / gender 0-0.25) with temperatures 1.25-2;
+* every ranking again with each ``--label-share`` S: the items' signatures moved S of the way
+  to their catalogue labels (:func:`scoring.item_signatures`; the index's own signatures are
+  made with :data:`scoring.CATALOGUE_LABEL_SHARE`).
 
-Rows that meet the real-photo goals (0.90 / 0.80 / 0.60 / 0.50) are marked. Ranking variants are
+Rows that meet the real-photo goals (0.90 / 0.80 / 0.60 / 0.50) are marked; the best of them is
+the one with the highest development R@5, ties going to the largest smallest margin over the
+real-photo goals (the yardstick is never used to choose). Ranking variants are
 computed here from the index's stored vectors and signatures with :func:`scoring.label_agreement`
 (exact, every item scored), not through the product's search: only the product's own ranking
 (no guard, no gate, no slot) is in the product, and its row reproduces ``bench_real_photos.py``
@@ -52,11 +58,13 @@ from fashion_desktop.core.embedder import Embedder
 from fashion_desktop.core.evaluation import embed_queries
 from fashion_desktop.core.index import EmbeddingIndex, search_vectors_for
 from fashion_desktop.core.scoring import (
+    CATALOGUE_LABEL_SHARE,
     COLOUR_HEAD,
     GENDER_HEAD,
     TYPE_HEAD,
-    SignatureLayout,
+    item_signatures,
     label_agreement,
+    tempered,
 )
 
 HEADS = (TYPE_HEAD, COLOUR_HEAD, GENDER_HEAD)
@@ -67,7 +75,9 @@ SYNTHETIC = {"dev": Path("bench-out/photos/dev/photos.csv"),
 WEIGHTS = list(itertools.product((1.0, 2.0, 3.0), (2.0, 3.0, 4.0), (0.0, 1.0)))
 #: Lighter label weights (the product's 2 / 2 / 1 divided by 2, 3 and 5): the cosine counts more.
 LIGHT_WEIGHTS = [(2.0 / d, 2.0 / d, 1.0 / d) for d in (2.0, 3.0, 5.0)]
-TEMPERATURES = (1.5, 2.0)
+TEMPERATURES = (1.25, 1.5, 1.75, 2.0)
+#: Light photo weights, each with a temperature (the product's photo ranking is one of them).
+PHOTO_WEIGHTS = list(itertools.product((0.25, 0.5, 1.0), (0.5, 1.0, 2.0), (0.0, 0.25)))
 RULES = [
     ("none",),
     *[("temperature", t) for t in TEMPERATURES],
@@ -88,30 +98,29 @@ def top_rows(score: np.ndarray, k: int) -> np.ndarray:
     return np.take_along_axis(part, order, axis=1)
 
 
-def flatten(signatures: np.ndarray, layout: SignatureLayout, temperature: float) -> np.ndarray:
-    """Each head's class distribution raised to 1 / ``temperature`` and renormalised: a query
-    whose heads are unsure of their first class lets items of its next classes agree too."""
-    out = signatures.copy()
-    for columns in layout.slices().values():
-        p = np.power(np.maximum(signatures[:, columns], 1e-12), 1.0 / temperature)
-        out[:, columns] = p / p.sum(axis=1, keepdims=True)
-    return out
+def signatures_with_label_share(index: EmbeddingIndex, embedder: Embedder, share: float):
+    """The index's items' signatures as :func:`item_signatures` makes them with ``share``."""
+    assert embedder.heads is not None and index.signature_layout is not None
+    metadata = [item.metadata for item in index.items(range(len(index)))]
+    raw = np.asarray(index.raw_embeddings(), np.float32)
+    return item_signatures(embedder.heads, raw, index.signature_layout, metadata, share)
 
 
 class Scored:
     """One photo set's cosines and per-head agreements with every item of an index."""
 
-    def __init__(self, index: EmbeddingIndex, raw: np.ndarray, signatures: np.ndarray) -> None:
+    def __init__(
+        self, index: EmbeddingIndex, raw: np.ndarray, signatures: np.ndarray, items: np.ndarray
+    ) -> None:
         vectors = search_vectors_for(raw, index.projection)
         self.cosine = vectors @ np.asarray(index.vectors).T
-        items = np.asarray(index.signatures)
         layout = index.signature_layout
         self.agreement = {
             head: label_agreement(signatures, items, layout, {head: 1.0}) for head in HEADS
         }
         self.flattened = {
             t: {
-                head: label_agreement(flatten(signatures, layout, t), items, layout, {head: 1.0})
+                head: label_agreement(tempered(signatures, layout, t), items, layout, {head: 1.0})
                 for head in HEADS
             }
             for t in TEMPERATURES
@@ -166,22 +175,40 @@ def main() -> int:
     parser.add_argument("--real-index", type=Path, required=True)
     parser.add_argument("--real-photos", type=Path, required=True)
     parser.add_argument("--weights", help="model folder (default: the bundled model)")
+    parser.add_argument(
+        "--label-share", type=float, action="append", help="default: 0 and the product's"
+    )
     parser.add_argument("--out", type=Path, default=Path("bench-out/photo-ranking"))
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
+    shares = args.label_share or [0.0, CATALOGUE_LABEL_SHARE]
     embedder = Embedder.load(args.weights)
     synthetic_index = EmbeddingIndex.open(args.synthetic_index, verify=False)
     real_index = EmbeddingIndex.open(args.real_index, verify=False)
     for index in (synthetic_index, real_index):
         index.check_model(embedder.identity)
+    items = {
+        (name, share): signatures_with_label_share(index, embedder, share)
+        for share in shares
+        for name, index in (("synthetic", synthetic_index), ("real", real_index))
+    }
     columns = {f: np.array(real_index.metadata_column(f)) for f in REAL_FIELDS}
+    plain_or_tempered = [("none",), *[("temperature", t) for t in TEMPERATURES]]
+    grid = [
+        *itertools.product(WEIGHTS, RULES),
+        *itertools.product(LIGHT_WEIGHTS, plain_or_tempered),
+        *itertools.product(PHOTO_WEIGHTS, plain_or_tempered[1:]),
+    ]
     rows = []
-    for mode in ("never", "always"):
+    for mode, share in itertools.product(("never", "always"), shares):
         sets = {name: embedded(csv, embedder, mode, args.out / f"{name}-{mode}.npz")
                 for name, csv in [*SYNTHETIC.items(), ("real", args.real_photos)]}  # fmt: skip
         scored = {
             name: Scored(
-                real_index if name == "real" else synthetic_index, s["raw"], s["signatures"]
+                real_index if name == "real" else synthetic_index,
+                s["raw"],
+                s["signatures"],
+                items["real" if name == "real" else "synthetic", share],
             )
             for name, s in sets.items()
         }
@@ -192,9 +219,8 @@ def main() -> int:
         wanted = {
             f: np.array([m.get(f, "") for m in sets["real"]["metadata"]]) for f in REAL_FIELDS
         }
-        grid = [*itertools.product(WEIGHTS, RULES), *itertools.product(LIGHT_WEIGHTS, RULES[:3])]
         for weights, rule in grid:
-            row = {"localise": mode, "weights": weights, "rule": rule}
+            row = {"localise": mode, "label share": share, "weights": weights, "rule": rule}
             for name in SYNTHETIC:
                 hits = scored[name].top(weights, rule) == targets[name][:, None]
                 row[f"{name} R@5"] = round(float(hits.any(axis=1).mean()), 3)
@@ -203,17 +229,18 @@ def main() -> int:
                 keep = wanted[field] != ""
                 same = columns[field][top[keep]] == wanted[field][keep, None]
                 row[f"real {field}"] = round(float(same.mean()), 3)
-            row["meets real goals"] = all(
-                row[f"real {f}"] >= goal for f, goal in zip(REAL_FIELDS, REAL_GOALS, strict=True)
+            row["real margin"] = round(
+                min(row[f"real {f}"] - g for f, g in zip(REAL_FIELDS, REAL_GOALS, strict=True)), 3
             )
+            row["meets real goals"] = row["real margin"] >= 0
             rows.append(row)
             print(json.dumps(row), flush=True)
     meeting = [r for r in rows if r["meets real goals"]]
-    best = max(meeting, key=lambda r: (r["dev R@5"], r["yardstick R@5"]), default=None)
+    best = max(meeting, key=lambda r: (r["dev R@5"], r["real margin"]), default=None)
     save_json({"machine": machine_summary(), "model": embedder.identity.fingerprint,
-               "rows": rows, "best meeting real goals (by dev R@5)": best},
+               "rows": rows, "best meeting real goals (by dev R@5, then margin)": best},
               args.out / "photo_ranking.json")  # fmt: skip
-    print("best ranking meeting the real-photo goals (chosen by dev R@5):", json.dumps(best))
+    print("best ranking meeting the real-photo goals (dev R@5, then margin):", json.dumps(best))
     return 0
 
 

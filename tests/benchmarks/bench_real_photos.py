@@ -134,6 +134,7 @@ def main() -> int:
         for name, scoring in (
             ("photos by cosine", cosine_photos),
             (f"photos label-aware ({weights_of(label_aware)})", label_aware),
+            ("the product's default ranking", DEFAULT_SCORING),
         ):
             key = f"localise {mode}, {name}"
             results["variants"][key] = scores(index, queries, scoring)

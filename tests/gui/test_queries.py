@@ -380,18 +380,13 @@ def photo_of(index: int, folder) -> object:
     return path
 
 
-def test_a_photo_is_searched_whole_and_find_garment_shows_an_adjustable_box(
+def test_a_photo_is_searched_on_the_garment_found_and_the_box_is_adjustable(
     qtbot, make_window, counting_embedder, tmp_path
 ):
     window = make_window()
     with qtbot.waitSignal(window.results_presented, timeout=RESULTS_TIMEOUT):
         window.open_paths([photo_of(12, tmp_path)])
-    # A photo is searched whole (it ranks real photos best, BENCHMARKS.md): no box yet.
-    assert window.preview.found_box is None and window.preview.crop is None
-    assert "whole photo is searched" in window.crop_hint.text()
-    assert window.find_garment_button.isVisible() and not window.reset_crop_button.isVisible()
-    with qtbot.waitSignal(window.results_presented, timeout=RESULTS_TIMEOUT):
-        window.find_garment_action.trigger()
+    # A photo is searched on the garment the model finds (BENCHMARKS.md): the box is shown.
     found = window.preview.found_box
     assert found is not None and window.preview.crop is None
     assert "garment found" in window.crop_hint.text()
