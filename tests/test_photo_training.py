@@ -321,7 +321,7 @@ start = embeddings(build_backbone(bundled_weights_path(), 4))
 drift, logged = {}, {}
 for weight in (0.0, 100.0):
     config = MixedTrainingConfig(
-        steps=8, catalogue_batch=2, frozen_stages=4, warmup_steps=1, learning_rate=1e-4,
+        steps=8, catalogue_batch=2, frozen_stages=5, warmup_steps=1, learning_rate=1e-3,
         instance_views=2, instance_weight=1.0, anchor_weight=weight,
     )
     backbone = build_backbone(bundled_weights_path(), config.frozen_stages)
@@ -347,13 +347,16 @@ CONSISTENCY_SCRIPT = r"""
 from fashion_desktop.core.training.photo_data import caffe
 
 # Plain-coloured items, and as their simulated photos the same items under a strong colour cast
-# (red and blue swapped, darker): the heads read the two differently before training.
+# (red and blue swapped, darker), shrunk into a frame of random clutter: the heads read the two
+# differently before training.
 rng = np.random.default_rng(1)
 shades = np.array([(200, 30, 30), (30, 200, 30), (30, 30, 200), (220, 220, 40)], np.float32)
 noise = rng.normal(0, 12, (4, 224, 224, 3))
 item_pixels = np.clip(shades[:, None, None, :] + noise, 0, 255).astype(np.uint8)
 cat = DomainData([str(i) for i in range(4)], item_pixels, labels)
-bank = (np.arange(4), (item_pixels[..., ::-1] * 0.7).astype(np.uint8))
+photos = rng.integers(0, 256, (4, 224, 224, 3)).astype(np.uint8)
+photos[:, 56:168, 56:168] = (item_pixels[:, ::2, ::2, ::-1] * 0.7).astype(np.uint8)
+bank = (np.arange(4), photos)
 
 
 def divergence(backbone, trained_heads):
@@ -372,7 +375,7 @@ def divergence(backbone, trained_heads):
 out = {}
 for weight in (0.0, 5.0):
     config = MixedTrainingConfig(
-        steps=8, catalogue_batch=2, frozen_stages=4, warmup_steps=1, learning_rate=1e-4,
+        steps=8, catalogue_batch=2, frozen_stages=5, warmup_steps=1, learning_rate=1e-3,
         instance_views=4, instance_weight=0.0, instance_head_weight=0.0,
         instance_consistency_weight=weight,
     )

@@ -7,12 +7,16 @@
 The checkpoint's trained weights (``photos.trained_params``: the backbone's trainable weights,
 then the trained heads) are written over the starting model's, as the run's end would
 (``photos.apply_trained_params``); AdamW's moments are left out. ``--init`` and
-``--frozen-stages`` must be the run's. Nothing in the checkpoint is changed.
+``--frozen-stages`` must be the run's. The folder also gets the run's report so far
+(``photo_training_report.json``: steps, seconds and the logged history, which
+``build/bundle_model.py`` ships) and its curves (``training_curves.png``). Nothing in the
+checkpoint is changed.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 from pathlib import Path
@@ -26,11 +30,12 @@ import numpy as np
 from fashion_desktop.core.embedder import resolve_weights
 from fashion_desktop.core.errors import FashionDesktopError
 from fashion_desktop.core.heads import ClassifierHeads
-from fashion_desktop.core.keras_backbone import save_weights_bundle
+from fashion_desktop.core.keras_backbone import save_weights_bundle, weights_fingerprint
 from fashion_desktop.core.training.photo_checkpoint import VariantCheckpoint
 from fashion_desktop.core.training.photos import (
     apply_trained_params,
     build_backbone,
+    draw_mixed_curves,
     trained_params,
 )
 
@@ -66,6 +71,21 @@ def main() -> int:
         args.out / "backbone.f16.npz",
     )
     snapshot_heads.save(args.out / "heads.npz")
+    weights = [np.asarray(w, np.float16).astype(np.float32) for w in backbone.get_weights()]
+    report = {
+        "snapshot_of": str(args.checkpoint),
+        "stopped_at_step": progress["step"],
+        "planned_steps": progress.get("total_steps"),
+        "seconds": progress.get("seconds"),
+        "frozen_stages": args.frozen_stages,
+        "init_weights": str(args.init),
+        "history": progress.get("history", []),
+        "fingerprint": weights_fingerprint(weights),
+    }
+    report_path = args.out / "photo_training_report.json"
+    report_path.write_text(json.dumps(report, indent=2) + "\n")
+    if report["history"]:
+        draw_mixed_curves(report["history"], args.out / "training_curves.png")
     print(f"{args.out}: the run at step {progress['step']}")
     return 0
 
