@@ -321,7 +321,7 @@ start = embeddings(build_backbone(bundled_weights_path(), 4))
 drift, logged = {}, {}
 for weight in (0.0, 100.0):
     config = MixedTrainingConfig(
-        steps=8, catalogue_batch=2, frozen_stages=5, warmup_steps=1, learning_rate=1e-3,
+        steps=8, catalogue_batch=2, frozen_stages=4, warmup_steps=1, learning_rate=1e-4,
         instance_views=2, instance_weight=1.0, anchor_weight=weight,
     )
     backbone = build_backbone(bundled_weights_path(), config.frozen_stages)
