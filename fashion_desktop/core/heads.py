@@ -17,6 +17,9 @@ from fashion_desktop.core.errors import ModelError
 from fashion_desktop.core.garment_colour import COLOUR_HEAD, MeasuredColours
 from fashion_desktop.core.probability import softmax
 
+#: The class rare labels are merged into when heads are trained (not a label to trust).
+OTHER_CLASS = "other"
+
 #: Predictions the user sees, as (class, probability), most likely first.
 Predictions = dict[str, list[tuple[str, float]]]
 

@@ -29,11 +29,9 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from fashion_desktop.core.garment_colour import COLOUR_HEAD, MeasuredColours
-from fashion_desktop.core.heads import ClassifierHeads
+from fashion_desktop.core.heads import OTHER_CLASS, ClassifierHeads
 
 TYPE_HEAD = "articleType"
-#: The class rare labels are merged into when heads are trained; not a label to trust.
-OTHER_CLASS = "other"
 
 
 @dataclass(frozen=True)
@@ -107,8 +105,7 @@ def item_signatures(
     signatures = label_signatures(heads, raw_embeddings, layout)
     if label_share == 0:
         return signatures
-    for head, columns in layout.slices().items():
-        classes = dict(layout.heads)[head]
+    for (head, classes), columns in zip(layout.heads, layout.slices().values(), strict=True):
         position = {name: n for n, name in enumerate(classes) if name != OTHER_CLASS}
         labelled = [
             (row, position[value])
@@ -161,7 +158,7 @@ def label_agreement(
     """
     total = np.zeros((len(queries), len(items)), np.float32)
     near = None
-    if cosines is not None:
+    if cosines is not None and cosines.size and cosines.max() > NEAR_DUPLICATE_FROM:
         span = NEAR_DUPLICATE_FULL - NEAR_DUPLICATE_FROM
         near = np.clip((cosines - NEAR_DUPLICATE_FROM) / span, 0.0, 1.0).astype(np.float32)
     for head, columns in layout.slices().items():

@@ -13,10 +13,9 @@ from fashion_desktop.core import training_defaults as defaults
 from fashion_desktop.core.catalogue import CatalogueItem
 from fashion_desktop.core.embedder import MODEL_DIR_WEIGHTS
 from fashion_desktop.core.errors import FashionDesktopError
-from fashion_desktop.core.heads import ClassifierHeads
+from fashion_desktop.core.heads import OTHER_CLASS, ClassifierHeads
 
 DEFAULT_LABELS = ("articleType", "baseColour", "gender")
-OTHER_CLASS = "other"
 BACKBONE_FILE = MODEL_DIR_WEIGHTS[0]  # "backbone.weights.h5": what Embedder.load(MODEL_DIR) reads
 HEADS_FILE = "heads.npz"
 REPORT_FILE = "training_report.json"
