@@ -32,9 +32,9 @@ Rows that meet the real-photo goals (0.90 / 0.80 / 0.60 / 0.50) are marked; the 
 the one with the highest development R@5, ties going to the largest smallest margin over the
 real-photo goals (the yardstick is never used to choose). Ranking variants are
 computed here from the index's stored vectors and signatures with :func:`scoring.label_agreement`
-(exact, every item scored), not through the product's search: only the product's own ranking
-(no guard, no gate, no slot) is in the product, and its row reproduces ``bench_real_photos.py``
-and ``evaluate --photos``.
+(exact, every item scored, with the product's near-duplicate guard), not through the product's
+search: only the product's own ranking (no extra guard, no gate, no slot) is in the product, and
+its row reproduces ``bench_real_photos.py`` and ``evaluate --photos``.
 """
 
 from __future__ import annotations
@@ -115,12 +115,16 @@ class Scored:
         vectors = search_vectors_for(raw, index.projection)
         self.cosine = vectors @ np.asarray(index.vectors).T
         layout = index.signature_layout
+        cosine = self.cosine  # the product's near-duplicate guard applies to every ranking
         self.agreement = {
-            head: label_agreement(signatures, items, layout, {head: 1.0}) for head in HEADS
+            head: label_agreement(signatures, items, layout, {head: 1.0}, cosine)
+            for head in HEADS
         }
         self.flattened = {
             t: {
-                head: label_agreement(tempered(signatures, layout, t), items, layout, {head: 1.0})
+                head: label_agreement(
+                    tempered(signatures, layout, t), items, layout, {head: 1.0}, cosine
+                )
                 for head in HEADS
             }
             for t in TEMPERATURES
